@@ -1,0 +1,1 @@
+//! The HTTP side of the emulator (placeholder: filled in by the server work).

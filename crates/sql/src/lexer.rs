@@ -1,0 +1,1 @@
+//! Tokens of Snowflake SQL (placeholder: filled in by the lexer work).
