@@ -17,7 +17,7 @@ mod session;
 
 pub use error::{AuthError, SqlError};
 pub use result::{Cell, Column, ColumnType, ResultSet};
-pub use session::{AuthMethod, Channel, Credential, Now, Session, TokenType};
+pub use session::{AuthContext, AuthMethod, Channel, Credential, Now, Session, TokenType};
 
 use serde::{Deserialize, Serialize};
 use snowpat_sql::ast::Statement;
@@ -66,11 +66,25 @@ impl Account {
     pub fn authenticate(
         &mut self,
         credential: &Credential,
-        context: &session::AuthContext,
+        context: &AuthContext,
         now: Now,
     ) -> Result<Session, AuthError> {
         let _ = (credential, context, now);
         Err(AuthError::new(401, "394400", "Programmatic access token is invalid."))
+    }
+
+    /// A session as `user` with its default role, for the server's own use (the control API
+    /// rotates ADMIN's PAT through it). Never reachable by a client credential.
+    pub fn internal_session(&self, user: &str) -> Option<Session> {
+        let _ = user;
+        None
+    }
+
+    /// Whether the session's role in effect may call Cortex: it holds `SNOWFLAKE.CORTEX_USER` or
+    /// `SNOWFLAKE.CORTEX_REST_API_USER` (protocols §7.1).
+    pub fn cortex_allowed(&self, session: &Session) -> bool {
+        let _ = session;
+        false
     }
 
     /// Runs one statement in a session.
