@@ -12,7 +12,10 @@ fuzz_target!(|text: &str| {
     };
     for part in &parts {
         assert!(!part.is_empty());
-        assert_eq!(split_statements(part).as_deref(), Ok(std::slice::from_ref(part)));
+        assert_eq!(
+            split_statements(part).as_deref(),
+            Ok(std::slice::from_ref(part))
+        );
     }
     if let Ok(stmts) = parse_statements(text) {
         assert_eq!(stmts.len(), parts.len());
