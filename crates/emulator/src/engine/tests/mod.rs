@@ -435,3 +435,40 @@ fn cortex_allowed_follows_public_cortex_user_grant() {
     ok(&mut a, &mut sess, grant_role_role("R", "ACCOUNTADMIN"));
     assert!(a.cortex_allowed(&sess));
 }
+
+/// Parses and runs one statement of SQL text at an instant (parse errors become 001003).
+pub(super) fn run_at(
+    a: &mut Account,
+    sess: &mut Session,
+    text: &str,
+    n: Now,
+) -> Result<ResultSet, SqlError> {
+    match snowpat_sql::parse_statement(text) {
+        Ok(st) => a.execute(sess, &st, n),
+        Err(e) => Err(SqlError::new(
+            "001003",
+            "42000",
+            format!("SQL compilation error:\n{e}"),
+        )),
+    }
+}
+
+pub(super) fn run(a: &mut Account, sess: &mut Session, text: &str) -> Result<ResultSet, SqlError> {
+    run_at(a, sess, text, now())
+}
+
+/// Runs SQL text that must succeed.
+pub(super) fn sql(a: &mut Account, sess: &mut Session, text: &str) -> ResultSet {
+    match run(a, sess, text) {
+        Ok(r) => r,
+        Err(e) => panic!("{text} failed: {e}"),
+    }
+}
+
+/// Runs SQL text that must fail, answering its code.
+pub(super) fn sql_code(a: &mut Account, sess: &mut Session, text: &str) -> String {
+    match run(a, sess, text) {
+        Ok(r) => panic!("{text} unexpectedly succeeded: {r:?}"),
+        Err(e) => e.code,
+    }
+}
