@@ -67,10 +67,6 @@ pub(super) fn s(v: &str) -> Value {
     Value::String(v.into())
 }
 
-pub(super) fn n(v: i64) -> Value {
-    Value::Number(v.to_string())
-}
-
 pub(super) fn name(v: &str) -> Value {
     Value::Name(ObjectName::simple(v))
 }
@@ -131,10 +127,6 @@ pub(super) fn grant_role_role(r: &str, p: &str) -> Statement {
         to: Grantee::Role(id(p)),
         with_grant_option: false,
     }
-}
-
-pub(super) fn use_role(r: &str) -> Statement {
-    Statement::Use(UseTarget::Role(id(r)))
 }
 
 pub(super) fn add_pat(
