@@ -464,3 +464,119 @@ pub(super) fn sql_code(a: &mut Account, sess: &mut Session, text: &str) -> Strin
         Err(e) => e.code,
     }
 }
+
+/// Every statement form, run by ADMIN and by a user holding only PUBLIC, in a session with and
+/// without a current database: each answers a result or a catalogued error, never a panic, and
+/// a failed statement leaves the account unchanged.
+#[test]
+fn every_statement_form_answers_without_panicking() {
+    let texts = [
+        "CREATE USER u1 PASSWORD = 'x' DEFAULT_ROLE = r1 DEFAULT_NAMESPACE = 'd.s' TYPE = PERSON",
+        "CREATE OR REPLACE USER u1",
+        "ALTER USER u1 RENAME TO u2",
+        "ALTER USER u2 SET COMMENT = 'c' DAYS_TO_EXPIRY = 3 MINS_TO_UNLOCK = 0",
+        "ALTER USER u2 UNSET COMMENT, DEFAULT_ROLE",
+        "DESCRIBE USER u2",
+        "CREATE ROLE r1 COMMENT = 'x'",
+        "GRANT ROLE r1 TO ROLE SYSADMIN",
+        "GRANT ROLE r1 TO USER u2",
+        "REVOKE ROLE r1 FROM USER u2",
+        "CREATE DATABASE d",
+        "CREATE SCHEMA d.s",
+        "USE SCHEMA d.s",
+        "USE DATABASE d",
+        "GRANT USAGE ON DATABASE d TO ROLE r1 WITH GRANT OPTION",
+        "GRANT ALL ON SCHEMA d.s TO ROLE r1",
+        "REVOKE ALL ON SCHEMA d.s FROM ROLE r1 CASCADE",
+        "GRANT OWNERSHIP ON ALL SECRETS IN SCHEMA d.s TO ROLE r1",
+        "CREATE AUTHENTICATION POLICY d.s.p MFA_POLICY = (ALLOWED_METHODS = ('PASSKEY')) WORKLOAD_IDENTITY_POLICY = (ALLOWED_PROVIDERS = ('AWS'))",
+        "SHOW AUTHENTICATION POLICIES IN SCHEMA d.s",
+        "SHOW AUTHENTICATION POLICIES IN DATABASE d",
+        "ALTER ACCOUNT SET AUTHENTICATION POLICY d.s.p",
+        "ALTER ACCOUNT UNSET AUTHENTICATION POLICY",
+        "ALTER ACCOUNT SET NETWORK_POLICY = EMULATOR_LOOPBACK",
+        "ALTER ACCOUNT SET TIMEZONE = 'UTC'",
+        "ALTER ACCOUNT UNSET TIMEZONE",
+        "CREATE NETWORK RULE d.s.nr TYPE = HOST_PORT VALUE_LIST = ('example.com:443') MODE = EGRESS",
+        "DROP NETWORK RULE d.s.nr",
+        "CREATE SECRET d.s.sec TYPE = GENERIC_STRING SECRET_STRING = 'x'",
+        "ALTER SECRET d.s.sec SET SECRET_STRING = 'y' COMMENT = 'z'",
+        "DESCRIBE SECRET d.s.sec",
+        "DROP SECRET d.s.sec",
+        "CREATE SECURITY INTEGRATION i TYPE = OAUTH OAUTH_CLIENT = CUSTOM OAUTH_CLIENT_TYPE = 'CONFIDENTIAL' OAUTH_REDIRECT_URI = 'https://x'",
+        "ALTER SECURITY INTEGRATION i SET ENABLED = TRUE",
+        "SHOW INTEGRATIONS",
+        "DROP INTEGRATION i",
+        "CREATE COMPUTE POOL pool MIN_NODES = 1 MAX_NODES = 1 INSTANCE_FAMILY = CPU_X64_XS",
+        "CREATE STAGE d.s.st",
+        "CREATE IMAGE REPOSITORY d.s.repo",
+        "CREATE SERVICE d.s.svc IN COMPUTE POOL pool FROM SPECIFICATION $$spec: {endpoints: [{public: true}]}$$",
+        "GRANT OWNERSHIP ON SERVICE d.s.svc TO ROLE r1",
+        "SHOW SERVICES IN SCHEMA d.s",
+        "DROP SERVICE d.s.svc",
+        "SHOW DATABASE ROLES IN DATABASE SNOWFLAKE",
+        "SHOW GRANTS TO DATABASE ROLE SNOWFLAKE.CORTEX_USER",
+        "SHOW GRANTS ON ACCOUNT",
+        "SHOW GRANTS ON SCHEMA d.s",
+        "SHOW PARAMETERS",
+        "SHOW TERSE USERS STARTS WITH 'A' LIMIT 1",
+        "SHOW TERSE ROLES LIMIT 2 FROM 'B'",
+        "SHOW DATABASES",
+        "SHOW SCHEMAS IN DATABASE d",
+        "SHOW NETWORK POLICIES",
+        "SHOW NETWORK RULES IN ACCOUNT",
+        "ALTER SESSION SET QUERY_TAG = 'x'",
+        "ALTER SESSION UNSET QUERY_TAG",
+        "USE WAREHOUSE wh",
+        "USE SECONDARY ROLES ALL",
+        "USE SECONDARY ROLES NONE",
+        "SELECT CURRENT_ACCOUNT(), CURRENT_WAREHOUSE() AS w, 'a', TRUE, NULL, 1.50",
+        "SELECT NO_SUCH_FUNCTION()",
+        "SELECT x FROM t",
+        "SELECT credential_id, CURRENT_USER() FROM snowflake.account_usage.credentials WHERE type = 'PAT' AND status = CURRENT_ROLE()",
+        "DROP AUTHENTICATION POLICY d.s.p",
+        "DROP SCHEMA d.s",
+        "DROP DATABASE d",
+        "DROP ROLE r1",
+        "DROP USER u2",
+        "BEGIN",
+        "COMMIT",
+    ];
+    for with_admin in [true, false] {
+        let mut a = account();
+        let mut adm = admin(&a);
+        sql(&mut a, &mut adm, "CREATE USER plain");
+        let mut sess = if with_admin {
+            adm
+        } else {
+            a.internal_session("PLAIN")
+                .unwrap_or_else(|| panic!("PLAIN"))
+        };
+        for text in texts {
+            let st = match snowpat_sql::parse_statement(text) {
+                Ok(st) => st,
+                Err(e) => panic!("{text} does not parse: {e}"),
+            };
+            let before = serde_json::to_string(&a).unwrap_or_default();
+            match a.execute(&mut sess, &st, now()) {
+                Ok(r) => {
+                    let after = serde_json::to_string(&a).unwrap_or_default();
+                    if !r.changed {
+                        assert_eq!(
+                            before, after,
+                            "{text} changed the account but said it did not"
+                        );
+                    }
+                }
+                Err(e) => {
+                    assert!(
+                        e.code.len() == 6 && e.code.chars().all(|c| c.is_ascii_digit()),
+                        "{text}: {e}"
+                    );
+                    let after = serde_json::to_string(&a).unwrap_or_default();
+                    assert_eq!(before, after, "{text} failed but changed the account: {e}");
+                }
+            }
+        }
+    }
+}
