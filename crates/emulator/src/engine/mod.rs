@@ -459,7 +459,13 @@ impl Account {
         if !self.catalog.users.contains_key(&session.user_id) {
             return Err(errors::not_found(Kind::User, &session.user_name));
         }
-        self.dispatch(session, statement, t)
+        // `changed` is decided by comparing the catalog before and after, so that it is true
+        // exactly when the statement changed the account (the request log's `executed`).
+        let before = serde_json::to_vec(&self.catalog).unwrap_or_default();
+        let mut result = self.dispatch(session, statement, t)?;
+        let after = serde_json::to_vec(&self.catalog).unwrap_or_default();
+        result.changed = before != after;
+        Ok(result)
     }
 
     fn dispatch(
@@ -726,12 +732,11 @@ impl Account {
                 let db = db.as_str();
                 let id = self.catalog.object_id(Kind::Database, &[db.to_owned()]);
                 let roles = self.effective_roles(s);
+                // §5.16: an existing database without USAGE answers 003001.
                 match id {
                     Some(id) if self.catalog.holds(&roles, "USAGE", Target::Object(id)) => {}
-                    Some(id) if self.catalog.holds_any(&roles, Target::Object(id)) => {
-                        return Err(errors::insufficient(Kind::Database, db))
-                    }
-                    _ => return Err(errors::not_found(Kind::Database, db)),
+                    Some(_) => return Err(errors::insufficient(Kind::Database, db)),
+                    None => return Err(errors::not_found(Kind::Database, db)),
                 }
                 s.database = Some(db.to_owned());
                 let public = vec![db.to_owned(), "PUBLIC".to_owned()];
@@ -749,7 +754,7 @@ impl Account {
                     (Some(d), Some(sc))
                         if self.catalog.holds(&roles, "USAGE", Target::Object(d))
                             && self.catalog.holds(&roles, "USAGE", Target::Object(sc)) => {}
-                    (Some(_), Some(sc)) if self.catalog.holds_any(&roles, Target::Object(sc)) => {
+                    (Some(_), Some(_)) => {
                         return Err(errors::insufficient(Kind::Schema, &path.join(".")))
                     }
                     _ => return Err(errors::not_found(Kind::Schema, &path.join("."))),

@@ -413,7 +413,15 @@ fn use_database_requires_usage_and_sets_public() {
     let mut sess = admin(&a);
     sql(&mut a, &mut sess, "CREATE DATABASE d");
     let mut p = plain_session(&mut a, &mut sess, "pub");
-    assert_eq!(sql_code(&mut a, &mut p, "USE DATABASE d"), "002003");
+    let e = run(&mut a, &mut p, "USE DATABASE d").unwrap_err();
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        (
+            "003001",
+            "SQL access control error:\nInsufficient privileges to operate on database 'D'"
+        )
+    );
+    assert_eq!(sql_code(&mut a, &mut p, "USE DATABASE nope"), "002003");
     sql(
         &mut a,
         &mut sess,
@@ -479,4 +487,23 @@ fn unqualified_schema_objects_need_current_namespace() {
     )
     .unwrap_err();
     assert_eq!(e.code, "099940");
+}
+
+#[test]
+fn changed_is_true_exactly_when_the_account_changed() {
+    let mut a = account();
+    let mut sess = admin(&a);
+    sql(&mut a, &mut sess, "CREATE USER u");
+    assert!(sql(&mut a, &mut sess, "ALTER USER u SET COMMENT = 'x'").changed);
+    assert!(!sql(&mut a, &mut sess, "ALTER USER u SET COMMENT = 'x'").changed);
+    assert!(!sql(&mut a, &mut sess, "SHOW USERS").changed);
+    assert!(!sql(&mut a, &mut sess, "USE ROLE SYSADMIN").changed);
+    assert!(
+        !sql(
+            &mut a,
+            &mut sess,
+            "ALTER USER IF EXISTS ghost SET COMMENT = 'x'"
+        )
+        .changed
+    );
 }
