@@ -4,6 +4,7 @@ mod auth_tests;
 mod grants_tests;
 mod pat_tests;
 mod policy_tests;
+mod seed_tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 
