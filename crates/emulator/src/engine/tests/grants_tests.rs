@@ -507,3 +507,55 @@ fn changed_is_true_exactly_when_the_account_changed() {
         .changed
     );
 }
+
+#[test]
+fn create_service_checks_pool_image_secrets_and_endpoint() {
+    let mut a = account();
+    let mut sess = admin(&a);
+    for t in [
+        "CREATE DATABASE d",
+        "CREATE IMAGE REPOSITORY d.public.repo",
+        "CREATE SECRET d.public.tok TYPE = GENERIC_STRING SECRET_STRING = 'x'",
+        "CREATE COMPUTE POOL pool",
+        "CREATE ROLE rt",
+        "GRANT ROLE rt TO USER admin",
+        "GRANT USAGE ON DATABASE d TO ROLE rt",
+        "GRANT USAGE ON SCHEMA d.public TO ROLE rt",
+        "GRANT CREATE SERVICE ON SCHEMA d.public TO ROLE rt",
+        "USE ROLE rt",
+    ] {
+        sql(&mut a, &mut sess, t);
+    }
+    let spec = "CREATE SERVICE d.public.svc IN COMPUTE POOL pool FROM SPECIFICATION $$\nspec:\n  containers:\n  - name: main\n    image: /d/public/repo/app:1\n    secrets:\n    - snowflakeSecret:\n        objectName: tok\n  endpoints:\n  - name: ui\n    public: true\n$$";
+    assert_eq!(sql_code(&mut a, &mut sess, spec), "002003");
+    for (grant, expect) in [
+        ("GRANT USAGE ON COMPUTE POOL pool TO ROLE rt", "002003"),
+        (
+            "GRANT READ ON IMAGE REPOSITORY d.public.repo TO ROLE rt",
+            "002003",
+        ),
+        ("GRANT READ ON SECRET d.public.tok TO ROLE rt", "003001"),
+    ] {
+        let mut adm = admin(&a);
+        sql(&mut a, &mut adm, grant);
+        let got = run(&mut a, &mut sess, spec).unwrap_err();
+        assert_eq!(got.code, expect, "after {grant}: {got}");
+    }
+    let e = run(&mut a, &mut sess, spec).unwrap_err();
+    assert!(e.message.contains("BIND SERVICE ENDPOINT"));
+    let mut adm = admin(&a);
+    sql(
+        &mut a,
+        &mut adm,
+        "GRANT BIND SERVICE ENDPOINT ON ACCOUNT TO ROLE rt",
+    );
+    sql(&mut a, &mut sess, spec);
+    assert_eq!(
+        sql_code(
+            &mut a,
+            &mut adm,
+            "GRANT OWNERSHIP ON SERVICE d.public.svc TO ROLE SYSADMIN"
+        ),
+        "099948"
+    );
+}
