@@ -62,8 +62,7 @@
 //! # Not modelled
 //!
 //! OAuth tokens and `SYSTEM$SHOW_OAUTH_CLIENT_SECRETS` (later work), CLIENT_TYPES/MFA enforcement,
-//! the READ checks of CREATE SERVICE on image repositories and secrets, ES256 key-pair JWTs,
-//! `KEYPAIR` rows in `ACCOUNT_USAGE.CREDENTIALS`.
+//! ES256 key-pair JWTs, named secondary-role lists, `KEYPAIR` rows in `ACCOUNT_USAGE.CREDENTIALS`.
 //!
 //! # Start-up account (§3.2)
 //!

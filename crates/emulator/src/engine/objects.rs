@@ -52,8 +52,10 @@ pub(crate) struct CreateObject<'a> {
 }
 
 impl Account {
+    /// IF NOT EXISTS / OR REPLACE handling; replacing needs OWNERSHIP of the existing object.
     fn exists_answer(
         &self,
+        s: &Session,
         existing: Option<u64>,
         or_replace: bool,
         if_not_exists: bool,
@@ -69,6 +71,12 @@ impl Account {
                 )))));
             }
             return Err(errors::already_exists(name));
+        }
+        if let Some(id) = existing {
+            let roles = self.effective_roles(s);
+            if !self.catalog.owns(&roles, Target::Object(id)) {
+                return Err(self.denied(&roles, Target::Object(id)));
+            }
         }
         Ok(None)
     }
@@ -148,7 +156,7 @@ impl Account {
     ) -> Result<ResultSet, SqlError> {
         let path = vec![name.to_owned()];
         let existing = self.catalog.object_id(Kind::Database, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, name)? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, name)? {
             return Ok(r);
         }
         let roles = self.primary_roles(s);
@@ -229,7 +237,7 @@ impl Account {
             return Err(self.denied(&self.effective_roles(s), Target::Object(db)));
         }
         let existing = self.catalog.object_id(Kind::Schema, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, &path[1])? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, &path[1])? {
             return Ok(r);
         }
         let display = path[1].clone();
@@ -336,7 +344,7 @@ impl Account {
         let path = self.object_path(s, name, statement)?;
         self.check_create_in_schema(s, &path[..2], statement)?;
         let existing = self.catalog.object_id(Kind::Secret, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, &path[2])? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, &path[2])? {
             return Ok(r);
         }
         let mut secret_type = None;
@@ -479,7 +487,7 @@ impl Account {
         self.require_account_priv(&roles, "CREATE INTEGRATION")?;
         let path = vec![name.to_owned()];
         let existing = self.catalog.object_id(Kind::Integration, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, name)? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, name)? {
             return Ok(r);
         }
         let mut stored = Vec::new();
@@ -597,7 +605,7 @@ impl Account {
         };
         let existing = self.catalog.object_id(kind, &path);
         let short = path.last().cloned().unwrap_or_default();
-        if let Some(r) = self.exists_answer(existing, c.or_replace, c.if_not_exists, &short)? {
+        if let Some(r) = self.exists_answer(s, existing, c.or_replace, c.if_not_exists, &short)? {
             return Ok(r);
         }
         let mut stored: Vec<(String, String)> = Vec::new();

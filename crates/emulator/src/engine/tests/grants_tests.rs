@@ -559,3 +559,33 @@ fn create_service_checks_pool_image_secrets_and_endpoint() {
         "099948"
     );
 }
+
+#[test]
+fn or_replace_needs_ownership_of_the_existing_object() {
+    let mut a = account();
+    let mut sess = admin(&a);
+    sql(&mut a, &mut sess, "CREATE ROLE r");
+    sql(&mut a, &mut sess, "CREATE USER u");
+    sql(&mut a, &mut sess, "CREATE DATABASE d");
+    sql(&mut a, &mut sess, "GRANT ROLE USERADMIN TO USER u");
+    sql(&mut a, &mut sess, "GRANT ROLE SYSADMIN TO USER u");
+    let mut us = a.internal_session("U").unwrap_or_else(|| panic!("U"));
+    us.auth = AuthMethod::KeyPair;
+    sql(&mut a, &mut us, "USE ROLE USERADMIN");
+    assert_eq!(
+        sql_code(&mut a, &mut us, "CREATE OR REPLACE ROLE r"),
+        "003001"
+    );
+    assert_eq!(
+        sql_code(&mut a, &mut us, "CREATE OR REPLACE USER admin"),
+        "003001"
+    );
+    sql(&mut a, &mut us, "USE ROLE SYSADMIN");
+    assert_eq!(
+        sql_code(&mut a, &mut us, "CREATE OR REPLACE DATABASE d"),
+        "002003"
+    );
+    // the owner may replace
+    sql(&mut a, &mut sess, "CREATE OR REPLACE ROLE r");
+    sql(&mut a, &mut sess, "CREATE OR REPLACE DATABASE d");
+}
