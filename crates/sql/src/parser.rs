@@ -1169,8 +1169,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `[ROLE] r` after TO/FROM of a privilege grant.
+    /// `[ROLE] r` after TO/FROM of a privilege grant (privileges go to roles only: `USER u` is
+    /// refused at `USER`).
     fn optional_role_keyword_then_ident(&mut self) -> PResult<Ident> {
+        if self.is_kw("USER")
+            && self
+                .peek_at(1)
+                .is_some_and(|t| matches!(&t.kind, TokenKind::Word(_) | TokenKind::QuotedIdent(_)))
+        {
+            return Err(self.err());
+        }
         if self.is_kw("ROLE")
             && self.peek_at(1).is_some_and(|t| match &t.kind {
                 TokenKind::Word(w) => !is_reserved(w),

@@ -213,6 +213,17 @@ fn quoting_functions() {
     assert_eq!(quote_ident("_A$1"), "_A$1");
     assert_eq!(quote_string("it's \\ x"), r"'it''s \\ x'");
     assert_eq!(quote_string("a\nb"), r"'a\nb'");
+    // NUL is written as a full three-digit octal escape, so a following digit stays a digit.
+    assert_eq!(quote_string("\u{0}07"), r"'\00007'");
+    rt(
+        &format!("CREATE ROLE r COMMENT = {}", quote_string("\u{0}07")),
+        Statement::CreateRole {
+            or_replace: false,
+            if_not_exists: false,
+            name: id("R"),
+            comment: Some("\u{0}07".into()),
+        },
+    );
 }
 
 // ------------------------------------------------------------------ §5.1–5.3 users
@@ -540,6 +551,7 @@ fn s5_7_grant_and_revoke_privileges() {
         },
     );
     err("GRANT ON ACCOUNT TO ROLE r", 1, 6, "ON");
+    err("GRANT USAGE ON DATABASE d TO USER u", 1, 29, "USER");
     err("GRANT USAGE,, MONITOR ON ACCOUNT TO ROLE r", 1, 12, ",");
     err("GRANT USAGE ON FROB x TO ROLE r", 1, 15, "FROB");
 }
