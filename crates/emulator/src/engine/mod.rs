@@ -19,7 +19,8 @@
 //! | `privileges` | effective roles (§4.1), privilege checks (§4.2), name resolution (§1.1) |
 //! | `users` | CREATE/ALTER/DROP/DESCRIBE USER (§5.1–§5.3) |
 //! | `roles_grants` | roles, GRANT/REVOKE of roles, privileges, database roles, ownership (§5.4–§5.8) |
-//! | `policies` | authentication policies (§5.9), effective policy (§5.9.5), ALTER ACCOUNT (§5.10), network rules and policies (§5.11) |
+//! | `policies` | authentication policies (§5.9), effective policy (§5.9.5), ALTER ACCOUNT (§5.10) |
+//! | `network` | network rules and policies, their evaluation and the PAT network requirement (§5.11, §6.5) |
 //! | `pats` | ADD/ROTATE/MODIFY/REMOVE and SHOW USER PATS (§5.12, §6.1–§6.5, §6.7, §6.8) |
 //! | `objects` | databases, schemas, secrets, integrations and the admin/runtime objects (§5.13–§5.15, §5.20, §5.21) |
 //! | `show` | SHOW USERS/ROLES/GRANTS/... (§5.17) |
@@ -79,6 +80,7 @@ mod auth;
 mod catalog;
 mod error;
 mod errors;
+mod network;
 mod objects;
 mod pats;
 mod policies;
