@@ -43,20 +43,61 @@ fn yn(b: bool) -> Cell {
     Cell::Text(if b { "Y" } else { "N" }.into())
 }
 
-/// SQL LIKE, case-insensitive, with `%` and `_` (and `\` escapes).
+/// SQL LIKE, case-insensitive, with `%` and `_` (and `\\` escapes); linear-space dynamic
+/// programming, so no pattern can make it slow.
 pub(crate) fn like(pattern: &str, s: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let s: Vec<char> = s.to_lowercase().chars().collect();
-    fn go(p: &[char], s: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('%') => (0..=s.len()).any(|i| go(&p[1..], &s[i..])),
-            Some('_') => !s.is_empty() && go(&p[1..], &s[1..]),
-            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&p[2..], &s[1..]),
-            Some(c) => s.first() == Some(c) && go(&p[1..], &s[1..]),
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tok {
+        Any,
+        One,
+        Lit(char),
+    }
+    let mut toks = Vec::new();
+    let mut chars = pattern
+        .to_lowercase()
+        .chars()
+        .collect::<Vec<_>>()
+        .into_iter();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => {
+                if toks.last() != Some(&Tok::Any) {
+                    toks.push(Tok::Any);
+                }
+            }
+            '_' => toks.push(Tok::One),
+            '\\' => toks.push(Tok::Lit(chars.next().unwrap_or('\\'))),
+            c => toks.push(Tok::Lit(c)),
         }
     }
-    go(&p, &s)
+    let text: Vec<char> = s.to_lowercase().chars().collect();
+    // m[j]: the first i tokens match the first j characters.
+    let mut m = vec![false; text.len() + 1];
+    m[0] = true;
+    for tok in toks {
+        let mut next = vec![false; text.len() + 1];
+        match tok {
+            Tok::Any => {
+                let mut seen = false;
+                for j in 0..=text.len() {
+                    seen |= m[j];
+                    next[j] = seen;
+                }
+            }
+            Tok::One => {
+                for j in 1..=text.len() {
+                    next[j] = m[j - 1];
+                }
+            }
+            Tok::Lit(c) => {
+                for j in 1..=text.len() {
+                    next[j] = m[j - 1] && text[j - 1] == c;
+                }
+            }
+        }
+        m = next;
+    }
+    m[text.len()]
 }
 
 /// Sorts rows by name and applies LIKE, STARTS WITH, LIMIT ... FROM (§5.17).
@@ -80,6 +121,26 @@ pub(crate) fn apply_filter(mut rows: Vec<(String, Vec<Cell>)>, f: &ShowFilter) -
         )
         .map(|(_, r)| r)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    #[test]
+    fn like_is_case_insensitive_with_wildcards_and_escapes() {
+        assert!(like("analyst", "ANALYST"));
+        assert!(like("a%t", "ANALYST"));
+        assert!(like("_NALYS_", "analyst"));
+        assert!(!like("a_", "abc"));
+        assert!(like("%", ""));
+        assert!(like("a\\_b", "a_b"));
+        assert!(!like("a\\_b", "axb"));
+        assert!(like("a\"b", "a\"b"));
+        let long = "a".repeat(5000);
+        assert!(!like(&format!("{}b", "%".repeat(200)), &long));
+        assert!(like(&"%a".repeat(100), &long));
+    }
 }
 
 fn result(columns: Vec<Column>, rows: Vec<Vec<Cell>>) -> ResultSet {
