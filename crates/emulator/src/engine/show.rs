@@ -85,9 +85,8 @@ pub(crate) fn like(pattern: &str, s: &str) -> bool {
                 }
             }
             Tok::One => {
-                for j in 1..=text.len() {
-                    next[j] = m[j - 1];
-                }
+                let n = text.len();
+                next[1..=n].copy_from_slice(&m[..n]);
             }
             Tok::Lit(c) => {
                 for j in 1..=text.len() {
@@ -121,26 +120,6 @@ pub(crate) fn apply_filter(mut rows: Vec<(String, Vec<Cell>)>, f: &ShowFilter) -
         )
         .map(|(_, r)| r)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like;
-
-    #[test]
-    fn like_is_case_insensitive_with_wildcards_and_escapes() {
-        assert!(like("analyst", "ANALYST"));
-        assert!(like("a%t", "ANALYST"));
-        assert!(like("_NALYS_", "analyst"));
-        assert!(!like("a_", "abc"));
-        assert!(like("%", ""));
-        assert!(like("a\\_b", "a_b"));
-        assert!(!like("a\\_b", "axb"));
-        assert!(like("a\"b", "a\"b"));
-        let long = "a".repeat(5000);
-        assert!(!like(&format!("{}b", "%".repeat(200)), &long));
-        assert!(like(&"%a".repeat(100), &long));
-    }
 }
 
 fn result(columns: Vec<Column>, rows: Vec<Vec<Cell>>) -> ResultSet {
@@ -886,5 +865,25 @@ impl Account {
             _ => {}
         }
         Ok(result(cols, apply_filter(rows, filter)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    #[test]
+    fn like_is_case_insensitive_with_wildcards_and_escapes() {
+        assert!(like("analyst", "ANALYST"));
+        assert!(like("a%t", "ANALYST"));
+        assert!(like("_NALYS_", "analyst"));
+        assert!(!like("a_", "abc"));
+        assert!(like("%", ""));
+        assert!(like("a\\_b", "a_b"));
+        assert!(!like("a\\_b", "axb"));
+        assert!(like("a\"b", "a\"b"));
+        let long = "a".repeat(5000);
+        assert!(!like(&format!("{}b", "%".repeat(200)), &long));
+        assert!(like(&"%a".repeat(100), &long));
     }
 }
