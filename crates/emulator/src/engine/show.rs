@@ -805,6 +805,44 @@ impl Account {
             if !all && !self.catalog.holds_any(&roles, Target::Object(o.id)) {
                 continue;
             }
+            // SHOW INTEGRATIONS and SHOW NETWORK POLICIES have their own documented layouts.
+            match &o.body {
+                Body::Properties(p) if k == Kind::Integration => {
+                    let get = |key: &str| p.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                    let row = vec![
+                        text(o.name()),
+                        text(get("TYPE").unwrap_or_else(|| "EXTERNAL_ACCESS".into())),
+                        text(if get("TYPE").is_some() {
+                            "SECURITY"
+                        } else {
+                            "EXTERNAL_ACCESS"
+                        }),
+                        text(
+                            get("ENABLED")
+                                .unwrap_or_else(|| "false".into())
+                                .to_lowercase(),
+                        ),
+                        opt(&o.comment),
+                        Cell::Timestamp(o.created_on),
+                    ];
+                    rows.push((o.name().to_owned(), row));
+                    continue;
+                }
+                Body::NetworkPolicy(np) => {
+                    let row = vec![
+                        Cell::Timestamp(o.created_on),
+                        text(o.name()),
+                        text(o.comment.clone().unwrap_or_default()),
+                        Cell::Number(np.allowed_ips.len().to_string()),
+                        Cell::Number(np.blocked_ips.len().to_string()),
+                        Cell::Number(np.allowed_rules.len().to_string()),
+                        Cell::Number(np.blocked_rules.len().to_string()),
+                    ];
+                    rows.push((o.name().to_owned(), row));
+                    continue;
+                }
+                _ => {}
+            }
             let mut row = vec![Cell::Timestamp(o.created_on), text(o.name())];
             if in_container {
                 row.push(text(o.path[0].clone()));
@@ -820,26 +858,27 @@ impl Account {
                     row.push(text(&r.mode));
                     row.push(Cell::Number(r.values.len().to_string()));
                 }
-                Body::NetworkPolicy(np) => {
-                    row.push(Cell::Number(np.allowed_ips.len().to_string()));
-                    row.push(Cell::Number(np.blocked_ips.len().to_string()));
-                    row.push(Cell::Number(np.allowed_rules.len().to_string()));
-                    row.push(Cell::Number(np.blocked_rules.len().to_string()));
-                }
                 Body::Secret { secret_type, .. } => row.push(text(secret_type)),
-                Body::Properties(p) if k == Kind::Integration => {
-                    let ty = p.iter().find(|(k, _)| k == "TYPE").map(|(_, v)| v.clone());
-                    let enabled = p
-                        .iter()
-                        .find(|(k, _)| k == "ENABLED")
-                        .map(|(_, v)| v.clone());
-                    row.push(text(ty.unwrap_or_default()));
-                    row.push(text("SECURITY"));
-                    row.push(text(enabled.unwrap_or_else(|| "false".into())));
-                }
                 _ => {}
             }
             rows.push((o.name().to_owned(), row));
+        }
+        if k == Kind::Integration {
+            let mut cols = text_cols(&["name", "type", "category", "enabled", "comment"]);
+            cols.push(ts_col("created_on"));
+            return Ok(result(cols, apply_filter(rows, filter)));
+        }
+        if k == Kind::NetworkPolicy {
+            let cols = vec![
+                ts_col("created_on"),
+                Column::text("name"),
+                Column::text("comment"),
+                num_col("entries_in_allowed_ip_list"),
+                num_col("entries_in_blocked_ip_list"),
+                num_col("entries_in_allowed_network_rules"),
+                num_col("entries_in_blocked_network_rules"),
+            ];
+            return Ok(result(cols, apply_filter(rows, filter)));
         }
         let mut cols = vec![ts_col("created_on"), Column::text("name")];
         if in_container {
@@ -854,14 +893,7 @@ impl Account {
                 cols.extend(text_cols(&["type", "mode"]));
                 cols.push(num_col("entries_in_valuelist"));
             }
-            Kind::NetworkPolicy => cols.extend([
-                num_col("entries_in_allowed_ip_list"),
-                num_col("entries_in_blocked_ip_list"),
-                num_col("entries_in_allowed_network_rules"),
-                num_col("entries_in_blocked_network_rules"),
-            ]),
             Kind::Secret => cols.push(Column::text("secret_type")),
-            Kind::Integration => cols.extend(text_cols(&["type", "category", "enabled"])),
             _ => {}
         }
         Ok(result(cols, apply_filter(rows, filter)))
