@@ -831,3 +831,28 @@ fn conformance_104_cortex_needs_cortex_user_after_opt_out() {
     );
     assert!(a.cortex_allowed(&s));
 }
+
+#[test]
+fn disabled_user_cannot_use_a_reenabled_token() {
+    let (mut a, mut sess) = setup();
+    let secret = secret_of(&sql(
+        &mut a,
+        &mut sess,
+        "ALTER USER svc ADD PAT t ROLE_RESTRICTION = r",
+    ));
+    sql(&mut a, &mut sess, "ALTER USER svc SET DISABLED = TRUE");
+    sql(
+        &mut a,
+        &mut sess,
+        "ALTER USER svc MODIFY PAT t SET DISABLED = FALSE",
+    );
+    assert_eq!(
+        pat_login(&mut a, &secret, now())
+            .map(|_| ())
+            .unwrap_err()
+            .code,
+        "394400"
+    );
+    sql(&mut a, &mut sess, "ALTER USER svc SET DISABLED = FALSE");
+    assert!(pat_login(&mut a, &secret, now()).is_ok());
+}
