@@ -429,6 +429,12 @@ impl Account {
         self.pat_session_rules
     }
 
+    /// Applies the start-up flags that are not account state to an account restored from
+    /// `--state` (today: `--pat-session-rules`; the network-policy flag only shapes a new account).
+    pub fn apply_config(&mut self, config: &AccountConfig) {
+        self.pat_session_rules = config.pat_session_rules;
+    }
+
     /// A session as `user` with its default role, for the server's own use (the control API
     /// rotates ADMIN's PAT through it). Never reachable by a client credential.
     pub fn internal_session(&self, user: &str) -> Option<Session> {
