@@ -9,7 +9,10 @@
 //!   [`SqlError`] (§9). It never panics on any statement the parser accepts.
 //! * Every time-dependent rule reads [`Now`]: `account` (the account clock, moved only by the
 //!   control API) for account objects, `real` for client-signed JWTs (§6.9).
-//! * [`Account`] is `Serialize + Deserialize`: the server persists it for `--state`.
+//! * [`Account`] is `Serialize + Deserialize`: the server persists it for `--state`;
+//!   [`Account::apply_config`] re-applies `--pat-session-rules` to a restored account.
+//! * [`Account::internal_session`] opens a session the server uses for its own statements;
+//!   [`Account::cortex_allowed`] is the Cortex role check (protocols §7.1).
 //!
 //! # Layout
 //!
@@ -38,7 +41,8 @@
 //!   SHA-256 digests are stored and compared in constant time (§6.8).
 //! * PAT status is computed on read: EXPIRED (now ≥ expires_at) before DISABLED (§6.1); expired
 //!   tokens are purged 7 days after expiry.
-//! * [`ResultSet::changed`] is true exactly when the statement changed the account, and
+//! * [`ResultSet::changed`] is true exactly when the statement changed the account (the catalog
+//!   is compared before and after; failed statements change nothing), and
 //!   [`ResultSet::carries_secret`] for ADD and ROTATE rows that carry a secret.
 //! * `--pat-session-rules` ([`PatSessionRules`]) selects the §6.7 session rules S2–S5.
 //! * The SQL API's "USE only in multi-statement requests" (391911) is the server's business; the
