@@ -715,6 +715,13 @@ fn pat_session_rules_053_055_056_057() {
         let mut rs = pat_login(&mut a, &restricted, now()).unwrap_or_else(|e| panic!("{e}"));
         let add_d = add_pat(Some("D"), "X", Some("CORTEX_REST_API_ROLE"), None);
         if mode == PatSessionRules::Observed {
+            let none = a
+                .execute(&mut rs, &add_pat(Some("D"), "Y", None, None), now())
+                .unwrap_err();
+            assert_eq!(
+                none.message,
+                "The specified role restriction NONE does not match the session role AUTOMATION_ROLE."
+            );
             let e = a.execute(&mut rs, &add_d, now()).unwrap_err();
             assert_eq!(e.code, "099421");
             assert_eq!(
