@@ -70,7 +70,11 @@ impl Account {
         now: Now,
     ) -> Result<Session, AuthError> {
         let _ = (credential, context, now);
-        Err(AuthError::new(401, "394400", "Programmatic access token is invalid."))
+        Err(AuthError::new(
+            401,
+            "394400",
+            "Programmatic access token is invalid.",
+        ))
     }
 
     /// A session as `user` with its default role, for the server's own use (the control API
@@ -95,6 +99,10 @@ impl Account {
         now: Now,
     ) -> Result<ResultSet, SqlError> {
         let _ = (session, statement, now);
-        Err(SqlError::new("001003", "42000", "SQL compilation error:\nnot implemented"))
+        Err(SqlError::new(
+            "001003",
+            "42000",
+            "SQL compilation error:\nnot implemented",
+        ))
     }
 }
