@@ -16,7 +16,7 @@ use std::fmt;
 /// A resolved identifier: the exact name Snowflake stores (`id` → `ID`, `"id"` → `id`).
 ///
 /// Construct with [`Ident::new`] from a resolved name; the renderer quotes it when it must.
-#[derive(Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[derive(Clone, Debug, Default, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct Ident(String);
 
 impl Ident {
@@ -392,12 +392,6 @@ pub struct AddPat {
     pub comment: Option<String>,
 }
 
-impl Default for Ident {
-    fn default() -> Self {
-        Self(String::new())
-    }
-}
-
 /// The three forms of `MODIFY PAT`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ModifyPat {
@@ -709,5 +703,207 @@ impl Expr {
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         crate::render::fmt_expr(self, f)
+    }
+}
+
+impl Statement {
+    /// The upper-case statement kind used in the emulator's request log and scripted faults
+    /// (`CREATE USER`, `ALTER USER ADD PAT`, `GRANT PRIVILEGES`, `CREATE SERVICE`, `USE ROLE`).
+    pub fn kind(&self) -> &'static str {
+        use Statement as S;
+        match self {
+            S::CreateUser { .. } => "CREATE USER",
+            S::AlterUser { action, .. } => match action {
+                AlterUserAction::AddPat(_) => "ALTER USER ADD PAT",
+                AlterUserAction::RotatePat { .. } => "ALTER USER ROTATE PAT",
+                AlterUserAction::ModifyPat { .. } => "ALTER USER MODIFY PAT",
+                AlterUserAction::RemovePat { .. } => "ALTER USER REMOVE PAT",
+                _ => "ALTER USER",
+            },
+            S::DropUser { .. } => "DROP USER",
+            S::DescribeUser { .. } => "DESCRIBE USER",
+            S::CreateRole { .. } => "CREATE ROLE",
+            S::DropRole { .. } => "DROP ROLE",
+            S::GrantRole { .. } => "GRANT ROLE",
+            S::RevokeRole { .. } => "REVOKE ROLE",
+            S::GrantDatabaseRole { .. } => "GRANT DATABASE ROLE",
+            S::RevokeDatabaseRole { .. } => "REVOKE DATABASE ROLE",
+            S::GrantOwnership { .. } => "GRANT OWNERSHIP",
+            S::GrantPrivileges { .. } => "GRANT PRIVILEGES",
+            S::RevokePrivileges { .. } => "REVOKE PRIVILEGES",
+            S::CreateDatabase { .. } => "CREATE DATABASE",
+            S::DropDatabase { .. } => "DROP DATABASE",
+            S::CreateSchema { .. } => "CREATE SCHEMA",
+            S::DropSchema { .. } => "DROP SCHEMA",
+            S::CreateAuthenticationPolicy { .. } => "CREATE AUTHENTICATION POLICY",
+            S::AlterAuthenticationPolicy { .. } => "ALTER AUTHENTICATION POLICY",
+            S::DropAuthenticationPolicy { .. } => "DROP AUTHENTICATION POLICY",
+            S::DescribeAuthenticationPolicy { .. } => "DESCRIBE AUTHENTICATION POLICY",
+            S::ShowAuthenticationPolicies { .. } => "SHOW AUTHENTICATION POLICIES",
+            S::AlterAccount(_) => "ALTER ACCOUNT",
+            S::CreateNetworkRule { .. } => "CREATE NETWORK RULE",
+            S::DropNetworkRule { .. } => "DROP NETWORK RULE",
+            S::CreateNetworkPolicy { .. } => "CREATE NETWORK POLICY",
+            S::AlterNetworkPolicy { .. } => "ALTER NETWORK POLICY",
+            S::DropNetworkPolicy { .. } => "DROP NETWORK POLICY",
+            S::ShowUserPats { .. } => "SHOW USER PATS",
+            S::CreateSecret { .. } => "CREATE SECRET",
+            S::AlterSecret { .. } => "ALTER SECRET",
+            S::DropSecret { .. } => "DROP SECRET",
+            S::DescribeSecret { .. } => "DESCRIBE SECRET",
+            S::CreateSecurityIntegration { .. } => "CREATE SECURITY INTEGRATION",
+            S::AlterIntegration { .. } => "ALTER INTEGRATION",
+            S::DropIntegration { .. } => "DROP INTEGRATION",
+            S::CreateObject { kind, .. } => match kind {
+                ObjectKind::Account => "CREATE ACCOUNT",
+                ObjectKind::User => "CREATE USER",
+                ObjectKind::Role => "CREATE ROLE",
+                ObjectKind::Database => "CREATE DATABASE",
+                ObjectKind::Schema => "CREATE SCHEMA",
+                ObjectKind::AuthenticationPolicy => "CREATE AUTHENTICATION POLICY",
+                ObjectKind::NetworkPolicy => "CREATE NETWORK POLICY",
+                ObjectKind::NetworkRule => "CREATE NETWORK RULE",
+                ObjectKind::Secret => "CREATE SECRET",
+                ObjectKind::Integration => "CREATE INTEGRATION",
+                ObjectKind::Stage => "CREATE STAGE",
+                ObjectKind::ImageRepository => "CREATE IMAGE REPOSITORY",
+                ObjectKind::ComputePool => "CREATE COMPUTE POOL",
+                ObjectKind::ExternalAccessIntegration => "CREATE EXTERNAL ACCESS INTEGRATION",
+                ObjectKind::Service => "CREATE SERVICE",
+                ObjectKind::McpServer => "CREATE MCP SERVER",
+                ObjectKind::Warehouse => "CREATE WAREHOUSE",
+            },
+            S::DropObject { kind, .. } => match kind {
+                ObjectKind::Account => "DROP ACCOUNT",
+                ObjectKind::User => "DROP USER",
+                ObjectKind::Role => "DROP ROLE",
+                ObjectKind::Database => "DROP DATABASE",
+                ObjectKind::Schema => "DROP SCHEMA",
+                ObjectKind::AuthenticationPolicy => "DROP AUTHENTICATION POLICY",
+                ObjectKind::NetworkPolicy => "DROP NETWORK POLICY",
+                ObjectKind::NetworkRule => "DROP NETWORK RULE",
+                ObjectKind::Secret => "DROP SECRET",
+                ObjectKind::Integration => "DROP INTEGRATION",
+                ObjectKind::Stage => "DROP STAGE",
+                ObjectKind::ImageRepository => "DROP IMAGE REPOSITORY",
+                ObjectKind::ComputePool => "DROP COMPUTE POOL",
+                ObjectKind::ExternalAccessIntegration => "DROP EXTERNAL ACCESS INTEGRATION",
+                ObjectKind::Service => "DROP SERVICE",
+                ObjectKind::McpServer => "DROP MCP SERVER",
+                ObjectKind::Warehouse => "DROP WAREHOUSE",
+            },
+            S::Use(target) => match target {
+                UseTarget::Role(_) => "USE ROLE",
+                UseTarget::SecondaryRoles(_) => "USE SECONDARY ROLES",
+                UseTarget::Database(_) => "USE DATABASE",
+                UseTarget::Schema(_) => "USE SCHEMA",
+                UseTarget::Warehouse(_) => "USE WAREHOUSE",
+            },
+            S::AlterSessionSet(_) => "ALTER SESSION SET",
+            S::AlterSessionUnset(_) => "ALTER SESSION UNSET",
+            S::ShowUsers { .. } => "SHOW USERS",
+            S::ShowRoles { .. } => "SHOW ROLES",
+            S::ShowGrants(_) => "SHOW GRANTS",
+            S::ShowObjects { kind, .. } => match kind {
+                ShowKind::Databases => "SHOW DATABASES",
+                ShowKind::Schemas => "SHOW SCHEMAS",
+                ShowKind::NetworkPolicies => "SHOW NETWORK POLICIES",
+                ShowKind::NetworkRules => "SHOW NETWORK RULES",
+                ShowKind::Secrets => "SHOW SECRETS",
+                ShowKind::Integrations => "SHOW INTEGRATIONS",
+                ShowKind::SecurityIntegrations => "SHOW SECURITY INTEGRATIONS",
+                ShowKind::DatabaseRoles => "SHOW DATABASE ROLES",
+                ShowKind::Parameters => "SHOW PARAMETERS",
+                ShowKind::McpServers => "SHOW MCP SERVERS",
+                ShowKind::Services => "SHOW SERVICES",
+                ShowKind::ComputePools => "SHOW COMPUTE POOLS",
+                ShowKind::Stages => "SHOW STAGES",
+                ShowKind::ImageRepositories => "SHOW IMAGE REPOSITORIES",
+            },
+            S::Select(_) => "SELECT",
+            S::Begin => "BEGIN",
+            S::Commit => "COMMIT",
+            S::Rollback => "ROLLBACK",
+        }
+    }
+
+    /// The main object's name as rendered text (quoted where needed), for the request log: the
+    /// user of ALTER USER, the role granted, the grant target, the FROM of a SELECT, ... `None`
+    /// when the statement names no object (`ALTER ACCOUNT`, `SHOW USERS`, `BEGIN`). Never a
+    /// literal's content.
+    pub fn object(&self) -> Option<String> {
+        use Statement as S;
+        let ident = |i: &Ident| Some(i.to_string());
+        let name = |n: &ObjectName| Some(n.to_string());
+        match self {
+            S::CreateUser { name: n, .. }
+            | S::DropUser { name: n, .. }
+            | S::DescribeUser { name: n }
+            | S::CreateRole { name: n, .. }
+            | S::DropRole { name: n, .. }
+            | S::CreateDatabase { name: n, .. }
+            | S::DropDatabase { name: n, .. }
+            | S::CreateNetworkPolicy { name: n, .. }
+            | S::AlterNetworkPolicy { name: n, .. }
+            | S::DropNetworkPolicy { name: n, .. }
+            | S::CreateSecurityIntegration { name: n, .. }
+            | S::AlterIntegration { name: n, .. }
+            | S::DropIntegration { name: n, .. } => ident(n),
+            S::AlterUser { user, .. } => user.as_ref().and_then(ident),
+            S::GrantRole { role, .. } | S::RevokeRole { role, .. } => ident(role),
+            S::GrantDatabaseRole { role, .. } | S::RevokeDatabaseRole { role, .. } => name(role),
+            S::GrantOwnership { on, .. } => match on {
+                OwnershipTarget::Object { name: n, .. } => name(n),
+                OwnershipTarget::All { in_name, .. } => name(in_name),
+            },
+            S::GrantPrivileges { on, .. } | S::RevokePrivileges { on, .. } => match on {
+                GrantTarget::Account => None,
+                GrantTarget::Object { name: n, .. } => name(n),
+            },
+            S::CreateSchema { name: n, .. }
+            | S::DropSchema { name: n, .. }
+            | S::CreateAuthenticationPolicy { name: n, .. }
+            | S::AlterAuthenticationPolicy { name: n, .. }
+            | S::DropAuthenticationPolicy { name: n, .. }
+            | S::DescribeAuthenticationPolicy { name: n }
+            | S::CreateNetworkRule { name: n, .. }
+            | S::DropNetworkRule { name: n, .. }
+            | S::CreateSecret { name: n, .. }
+            | S::AlterSecret { name: n, .. }
+            | S::DropSecret { name: n, .. }
+            | S::DescribeSecret { name: n }
+            | S::CreateObject { name: n, .. }
+            | S::DropObject { name: n, .. } => name(n),
+            S::AlterAccount(action) => match action {
+                AlterAccountAction::SetAuthenticationPolicy { policy, .. } => name(policy),
+                AlterAccountAction::SetNetworkPolicy(p) => ident(p),
+                _ => None,
+            },
+            S::ShowUserPats { for_user } => for_user.as_ref().and_then(ident),
+            S::ShowGrants(target) => match target {
+                ShowGrantsTarget::CurrentUser | ShowGrantsTarget::OnAccount => None,
+                ShowGrantsTarget::On { name: n, .. } | ShowGrantsTarget::ToDatabaseRole(n) => {
+                    name(n)
+                }
+                ShowGrantsTarget::ToRole(i)
+                | ShowGrantsTarget::ToUser(i)
+                | ShowGrantsTarget::OfRole(i) => ident(i),
+            },
+            S::Use(target) => match target {
+                UseTarget::Role(i) | UseTarget::Database(i) | UseTarget::Warehouse(i) => ident(i),
+                UseTarget::Schema(n) => name(n),
+                UseTarget::SecondaryRoles(_) => None,
+            },
+            S::Select(select) => select.from.as_ref().and_then(name),
+            S::ShowAuthenticationPolicies { .. }
+            | S::AlterSessionSet(_)
+            | S::AlterSessionUnset(_)
+            | S::ShowUsers { .. }
+            | S::ShowRoles { .. }
+            | S::ShowObjects { .. }
+            | S::Begin
+            | S::Commit
+            | S::Rollback => None,
+        }
     }
 }
