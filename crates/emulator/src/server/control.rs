@@ -27,16 +27,16 @@ fn control_error(status: StatusCode, error_code: &str, message: &str) -> Respons
     )
 }
 
-/// Checks enablement, peer and token. `Err` is the answer to send.
-fn authorize(shared: &Shared, request: &Request) -> Result<(), Response> {
+/// Checks enablement, peer and token; `Some` is the refusal to send.
+fn refusal(shared: &Shared, request: &Request) -> Option<Response> {
     let Some(expected) = &shared.control_token else {
-        return Err(json_response(
+        return Some(json_response(
             StatusCode::NOT_FOUND,
             &json!({"code": null, "message": format!("Not found: {}", request.uri().path())}),
         ));
     };
     if !peer_of(request).is_loopback() {
-        return Err(control_error(
+        return Some(control_error(
             StatusCode::FORBIDDEN,
             "Forbidden",
             "the control API answers loopback peers only",
@@ -54,15 +54,13 @@ fn authorize(shared: &Shared, request: &Request) -> Result<(), Response> {
         .as_bytes()
         .ct_eq(expected.expose_secret().as_bytes())
         .into();
-    if ok {
-        Ok(())
-    } else {
-        Err(control_error(
+    (!ok).then(|| {
+        control_error(
             StatusCode::UNAUTHORIZED,
             "Unauthorized",
             "a valid control token is required",
-        ))
-    }
+        )
+    })
 }
 
 async fn json_body(request: Request) -> Result<Value, Response> {
@@ -94,7 +92,7 @@ pub(crate) async fn healthz() -> Response {
 
 /// `POST /emulator/v1/clock` `{"advance_seconds": N}` → `{"now": "<RFC 3339>"}`.
 pub(crate) async fn clock(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    if let Err(response) = authorize(&shared, &request) {
+    if let Some(response) = refusal(&shared, &request) {
         return response;
     }
     let body = match json_body(request).await {
@@ -142,7 +140,7 @@ pub(crate) async fn clock(State(shared): State<Arc<Shared>>, request: Request) -
 /// `POST /emulator/v1/admin-token` → `{"token": "..."}`: rotates `EMULATOR_ADMIN` with
 /// `EXPIRE_ROTATED_TOKEN_AFTER_HOURS = 0` and rewrites the admin token file.
 pub(crate) async fn admin_token(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    if let Err(response) = authorize(&shared, &request) {
+    if let Some(response) = refusal(&shared, &request) {
         return response;
     }
     let worker = shared.clone();
@@ -187,7 +185,7 @@ pub(crate) async fn admin_token(State(shared): State<Arc<Shared>>, request: Requ
 
 /// `GET /emulator/v1/log?since=SEQ` → JSON lines.
 pub(crate) async fn log(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    if let Err(response) = authorize(&shared, &request) {
+    if let Some(response) = refusal(&shared, &request) {
         return response;
     }
     let since = match query::parse(request.uri().query()) {
@@ -218,7 +216,7 @@ pub(crate) async fn log(State(shared): State<Arc<Shared>>, request: Request) -> 
 
 /// `POST /emulator/v1/faults` `{"statement_kind", "code", "times"}`.
 pub(crate) async fn faults(State(shared): State<Arc<Shared>>, request: Request) -> Response {
-    if let Err(response) = authorize(&shared, &request) {
+    if let Some(response) = refusal(&shared, &request) {
         return response;
     }
     let body = match json_body(request).await {

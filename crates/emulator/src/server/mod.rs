@@ -54,7 +54,6 @@ mod faults;
 mod files;
 mod log;
 mod query;
-mod split;
 mod sqlapi;
 mod state;
 mod wire;

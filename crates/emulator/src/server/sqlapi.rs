@@ -10,11 +10,11 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use snowpat_sql::ast::Statement;
+use snowpat_sql::lexer::split_statements;
 
 use super::faults::Executed;
 use super::log::LogLine;
 use super::query;
-use super::split::{kind_of, object_of, split_statements};
 use super::state::{
     lock, CommitError, Core, HandleEntry, HandleState, IdemEntry, IdemOutcome, Shared, StoredReply,
     StoredResult,
@@ -501,6 +501,10 @@ fn syntax_error(error: &snowpat_sql::ParseError) -> SqlError {
 
 /// A 422 before any statement ran (count mismatch, unsplittable text): the handle is still
 /// registered so a GET answers the same error.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call shape, used twice; a struct would only rename the arguments"
+)]
 fn fail_early(
     shared: &Arc<Shared>,
     mut core: std::sync::MutexGuard<'_, Core>,
@@ -586,9 +590,9 @@ fn run_statements(
         let outcome = match snowpat_sql::parse_statement(text) {
             Err(error) => Err(syntax_error(&error)),
             Ok(statement) => {
-                let kind = kind_of(&statement);
+                let kind = statement.kind().to_owned();
                 line.statement_kind = Some(kind.clone());
-                line.object = object_of(&statement);
+                line.object = statement.object();
                 if let (false, Some(name)) = (run.multi, session_only(&statement)) {
                     Err(SqlError::new(
                         "391911",
@@ -748,7 +752,8 @@ fn run_statements(
 /// The common start of GET and cancel: credential, authentication, handle lookup.
 enum Lookup {
     Answer(Response),
-    Found { session: Session, line: LogLine },
+    /// The handle exists and belongs to the caller; the log line so far.
+    Found(Box<LogLine>),
 }
 
 fn lookup(
@@ -807,7 +812,7 @@ fn lookup(
                     "sqlState": "02000", "statementHandle": handle}),
         ));
     }
-    Lookup::Found { session, line }
+    Lookup::Found(Box::new(line))
 }
 
 /// `GET /api/v2/statements/{handle}[?partition=N]`.
@@ -842,7 +847,7 @@ pub(crate) async fn status(
     let worker = shared.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let mut core = lock(&worker.core);
-        let (_session, line) = match lookup(
+        let line = match lookup(
             &worker,
             &mut core,
             &credential,
@@ -852,7 +857,7 @@ pub(crate) async fn status(
             StatusCode::BAD_REQUEST,
         ) {
             Lookup::Answer(response) => return response,
-            Lookup::Found { session, line } => (session, line),
+            Lookup::Found(line) => *line,
         };
         let Ok(partition) = partition else {
             worker.log(LogLine {
@@ -963,7 +968,7 @@ pub(crate) async fn cancel(
             StatusCode::UNPROCESSABLE_ENTITY,
         ) {
             Lookup::Answer(response) => return response,
-            Lookup::Found { line, .. } => line,
+            Lookup::Found(line) => *line,
         };
         if let Some(entry) = core.handles.get_mut(&handle) {
             if matches!(entry.state, HandleState::Running) {
