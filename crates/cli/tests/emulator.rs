@@ -22,7 +22,10 @@ fn snowpat_emulator_prints_the_ready_line() {
         .unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(line.starts_with("listening on http://127.0.0.1:"), "{line:?}");
+    assert!(
+        line.starts_with("listening on http://127.0.0.1:"),
+        "{line:?}"
+    );
     assert!(!line.trim_end().ends_with(":0"));
     assert!(std::fs::metadata(&control).unwrap().len() > 0);
     let _ = std::fs::remove_dir_all(&dir);

@@ -202,17 +202,23 @@ async fn protocols_2_8_secret_bearing_answers_are_kept_24_hours_of_account_clock
 
     // Within 24 h: the stored secret comes back, nothing runs.
     emu.advance_clock(23 * 3600).await;
-    let again = emu.post_statement(&token, &add, &format!("{q}&retry=true")).await;
+    let again = emu
+        .post_statement(&token, &add, &format!("{q}&retry=true"))
+        .await;
     assert_eq!(again.json, first.json);
 
     // After 24 h the secret-bearing answer is gone: the retry executes (and the token exists).
     emu.advance_clock(2 * 3600).await;
-    let late = emu.post_statement(&token, &add, &format!("{q}&retry=true")).await;
+    let late = emu
+        .post_statement(&token, &add, &format!("{q}&retry=true"))
+        .await;
     assert_eq!(late.status, 422, "{}", late.json);
     assert_eq!(late.json["code"], "099901");
     // An answer without a secret is still there.
     let mark = emu.log_mark().await;
-    let kept = emu.post_statement(&token, &role, &format!("{q2}&retry=true")).await;
+    let kept = emu
+        .post_statement(&token, &role, &format!("{q2}&retry=true"))
+        .await;
     assert_eq!(kept.status, 200, "{}", kept.json);
     let lines = emu.control_log(mark).await;
     assert_eq!(lines.len(), 1);
