@@ -385,7 +385,10 @@ async fn accept_loop(listener: TcpListener, router: Router, mut shutdown: onesho
             }
         });
         connections.spawn(async move {
+            // The timer enables hyper's header read timeout (30 s), so an idle half-sent
+            // request cannot hold a connection task forever.
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 result = connection => {
