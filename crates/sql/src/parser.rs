@@ -76,6 +76,7 @@ fn parse_group(
         toks: &tokens[start..end],
         pos: 0,
         eof,
+        depth: 0,
     };
     let stmt = p.statement()?;
     p.expect_end()?;
@@ -114,7 +115,13 @@ struct Parser<'a> {
     toks: &'a [Token],
     pos: usize,
     eof: ParseError,
+    /// Nesting of `( ... )` values and function arguments, bounded by [`MAX_NESTING`].
+    depth: usize,
 }
+
+/// The deepest nesting of parenthesised values or function calls accepted (no real statement
+/// comes close; the bound keeps hostile input from exhausting the stack).
+const MAX_NESTING: usize = 32;
 
 /// The three PAT option values MODIFY ... SET can change.
 type ModifySet = (Option<bool>, Option<i64>, Option<String>);
@@ -442,6 +449,16 @@ impl<'a> Parser<'a> {
     }
 
     fn value(&mut self) -> PResult<Value> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.err());
+        }
+        self.depth += 1;
+        let value = self.value_inner();
+        self.depth -= 1;
+        value
+    }
+
+    fn value_inner(&mut self) -> PResult<Value> {
         let Some(tok) = self.peek() else {
             return Err(self.err());
         };
@@ -1152,8 +1169,16 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `[ROLE] r` after TO/FROM of a privilege grant.
+    /// `[ROLE] r` after TO/FROM of a privilege grant (privileges go to roles only: `USER u` is
+    /// refused at `USER`).
     fn optional_role_keyword_then_ident(&mut self) -> PResult<Ident> {
+        if self.is_kw("USER")
+            && self
+                .peek_at(1)
+                .is_some_and(|t| matches!(&t.kind, TokenKind::Word(_) | TokenKind::QuotedIdent(_)))
+        {
+            return Err(self.err());
+        }
         if self.is_kw("ROLE")
             && self.peek_at(1).is_some_and(|t| match &t.kind {
                 TokenKind::Word(w) => !is_reserved(w),
@@ -1632,6 +1657,16 @@ impl<'a> Parser<'a> {
     ];
 
     fn expr(&mut self) -> PResult<Expr> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.err());
+        }
+        self.depth += 1;
+        let expr = self.expr_inner();
+        self.depth -= 1;
+        expr
+    }
+
+    fn expr_inner(&mut self) -> PResult<Expr> {
         let Some(tok) = self.peek() else {
             return Err(self.err());
         };
@@ -1715,6 +1750,7 @@ fn parse_identifier_literal(content: &str) -> Option<Vec<Ident>> {
         toks: &tokens,
         pos: 0,
         eof: eof_error(content, &tokens, tokens.len()),
+        depth: 0,
     };
     // No nested IDENTIFIER(...) inside the literal.
     if tokens.iter().any(|t| t.is_word("IDENTIFIER")) && tokens.len() > 1 {

@@ -70,7 +70,7 @@ fn force_quote_ident(name: &str) -> String {
 }
 
 /// A single-quoted string literal whose content is exactly `s`: `\` is written `\\`, `'` is
-/// written `''`, and new line, carriage return, tab and NUL are written `\n`, `\r`, `\t`, `\0`
+/// written `''`, and new line, carriage return, tab and NUL are written `\n`, `\r`, `\t`, `\000`
 /// (so a rendered statement stays on one line); everything else is written as is.
 pub fn quote_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -82,7 +82,7 @@ pub fn quote_string(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '\0' => out.push_str("\\0"),
+            '\0' => out.push_str("\\000"),
             other => out.push(other),
         }
     }

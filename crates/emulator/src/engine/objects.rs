@@ -8,6 +8,38 @@ use super::catalog::{Body, Kind, Object, Target};
 use super::{auth, errors, props, unchanged};
 use super::{Account, Cell, Column, ResultSet, Session, SqlError};
 
+/// Properties of CREATE/ALTER SECURITY INTEGRATION (§5.14).
+const INTEGRATION_PROPERTIES: &[&str] = &[
+    "TYPE",
+    "ENABLED",
+    "COMMENT",
+    "EXTERNAL_OAUTH_TYPE",
+    "EXTERNAL_OAUTH_ISSUER",
+    "EXTERNAL_OAUTH_TOKEN_USER_MAPPING_CLAIM",
+    "EXTERNAL_OAUTH_SNOWFLAKE_USER_MAPPING_ATTRIBUTE",
+    "EXTERNAL_OAUTH_JWS_KEYS_URL",
+    "EXTERNAL_OAUTH_RSA_PUBLIC_KEY",
+    "EXTERNAL_OAUTH_RSA_PUBLIC_KEY_2",
+    "EXTERNAL_OAUTH_BLOCKED_ROLES_LIST",
+    "EXTERNAL_OAUTH_ALLOWED_ROLES_LIST",
+    "EXTERNAL_OAUTH_AUDIENCE_LIST",
+    "EXTERNAL_OAUTH_ANY_ROLE_MODE",
+    "EXTERNAL_OAUTH_SCOPE_DELIMITER",
+    "EXTERNAL_OAUTH_SCOPE_MAPPING_ATTRIBUTE",
+    "OAUTH_CLIENT",
+    "OAUTH_CLIENT_TYPE",
+    "OAUTH_REDIRECT_URI",
+    "OAUTH_ISSUE_REFRESH_TOKENS",
+    "OAUTH_REFRESH_TOKEN_VALIDITY",
+    "OAUTH_ENFORCE_PKCE",
+    "OAUTH_SINGLE_USE_REFRESH_TOKENS_REQUIRED",
+    "OAUTH_USE_SECONDARY_ROLES",
+    "PRE_AUTHORIZED_ROLES_LIST",
+    "BLOCKED_ROLES_LIST",
+    "OAUTH_ALLOW_NON_TLS_REDIRECT_URI",
+    "OAUTH_ALTERNATE_REDIRECT_URIS",
+];
+
 /// The parts of a `CREATE <kind>` of §5.20.
 pub(crate) struct CreateObject<'a> {
     pub kind: ObjectKind,
@@ -20,8 +52,10 @@ pub(crate) struct CreateObject<'a> {
 }
 
 impl Account {
+    /// IF NOT EXISTS / OR REPLACE handling; replacing needs OWNERSHIP of the existing object.
     fn exists_answer(
         &self,
+        s: &Session,
         existing: Option<u64>,
         or_replace: bool,
         if_not_exists: bool,
@@ -37,6 +71,12 @@ impl Account {
                 )))));
             }
             return Err(errors::already_exists(name));
+        }
+        if let Some(id) = existing {
+            let roles = self.effective_roles(s);
+            if !self.catalog.owns(&roles, Target::Object(id)) {
+                return Err(self.denied(&roles, Target::Object(id)));
+            }
         }
         Ok(None)
     }
@@ -116,7 +156,7 @@ impl Account {
     ) -> Result<ResultSet, SqlError> {
         let path = vec![name.to_owned()];
         let existing = self.catalog.object_id(Kind::Database, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, name)? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, name)? {
             return Ok(r);
         }
         let roles = self.primary_roles(s);
@@ -197,7 +237,7 @@ impl Account {
             return Err(self.denied(&self.effective_roles(s), Target::Object(db)));
         }
         let existing = self.catalog.object_id(Kind::Schema, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, &path[1])? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, &path[1])? {
             return Ok(r);
         }
         let display = path[1].clone();
@@ -304,7 +344,7 @@ impl Account {
         let path = self.object_path(s, name, statement)?;
         self.check_create_in_schema(s, &path[..2], statement)?;
         let existing = self.catalog.object_id(Kind::Secret, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, &path[2])? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, &path[2])? {
             return Ok(r);
         }
         let mut secret_type = None;
@@ -447,13 +487,16 @@ impl Account {
         self.require_account_priv(&roles, "CREATE INTEGRATION")?;
         let path = vec![name.to_owned()];
         let existing = self.catalog.object_id(Kind::Integration, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, name)? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, name)? {
             return Ok(r);
         }
         let mut stored = Vec::new();
         let mut comment = None;
         let mut ty = None;
         for p in properties {
+            if !INTEGRATION_PROPERTIES.contains(&p.name.as_str()) {
+                return Err(errors::syntax(p.name.as_str()));
+            }
             match p.name.as_str() {
                 "COMMENT" => comment = props::opt_string(p)?,
                 "TYPE" => {
@@ -506,19 +549,24 @@ impl Account {
         if !self.catalog.owns(&roles, Target::Object(id)) {
             return Err(self.denied(&roles, Target::Object(id)));
         }
-        if let Some(o) = self.catalog.objects.get_mut(&id) {
-            for p in properties {
-                let key = p.name.as_str().to_owned();
-                if key == "COMMENT" {
-                    o.comment = props::opt_string(p)?;
-                    continue;
-                }
-                if let Body::Properties(list) = &mut o.body {
-                    list.retain(|(k, _)| *k != key);
-                    list.push((key, props::value_text(&p.value)));
-                }
+        let Some(mut o) = self.catalog.objects.get(&id).cloned() else {
+            return Err(errors::not_found(Kind::Integration, name));
+        };
+        for p in properties {
+            if !INTEGRATION_PROPERTIES.contains(&p.name.as_str()) || p.name.as_str() == "TYPE" {
+                return Err(errors::syntax(p.name.as_str()));
+            }
+            let key = p.name.as_str().to_owned();
+            if key == "COMMENT" {
+                o.comment = props::opt_string(p)?;
+                continue;
+            }
+            if let Body::Properties(list) = &mut o.body {
+                list.retain(|(k, _)| *k != key);
+                list.push((key, props::value_text(&p.value)));
             }
         }
+        self.catalog.objects.insert(id, o);
         Ok(ResultSet::status("Statement executed successfully."))
     }
 
@@ -557,7 +605,7 @@ impl Account {
         };
         let existing = self.catalog.object_id(kind, &path);
         let short = path.last().cloned().unwrap_or_default();
-        if let Some(r) = self.exists_answer(existing, c.or_replace, c.if_not_exists, &short)? {
+        if let Some(r) = self.exists_answer(s, existing, c.or_replace, c.if_not_exists, &short)? {
             return Ok(r);
         }
         let mut stored: Vec<(String, String)> = Vec::new();
@@ -570,7 +618,8 @@ impl Account {
             }
         }
         if kind == Kind::Service {
-            let roles = self.effective_roles(s);
+            // The service's owner (the primary role) needs the privileges (§5.20).
+            let roles = self.primary_roles(s);
             let pool = c.in_compute_pool.ok_or_else(|| errors::syntax("<EOF>"))?;
             let pid = self
                 .catalog
@@ -578,6 +627,9 @@ impl Account {
                 .ok_or_else(|| errors::not_found(Kind::ComputePool, pool.as_str()))?;
             if !self.catalog.holds(&roles, "USAGE", Target::Object(pid)) {
                 return Err(self.denied(&roles, Target::Object(pid)));
+            }
+            if let Some(spec) = c.specification {
+                self.check_service_references(s, &path, spec)?;
             }
             let public = c
                 .specification
@@ -610,6 +662,73 @@ impl Account {
         Ok(ResultSet::status(format!(
             "{word} {short} successfully created."
         )))
+    }
+
+    /// CREATE SERVICE: READ on the image repository of every `image:` and on every secret a
+    /// `snowflakeSecret` names, for the service's owner role (§5.20, seed 002).
+    fn check_service_references(
+        &self,
+        s: &Session,
+        service: &[String],
+        spec: &str,
+    ) -> Result<(), SqlError> {
+        let roles = self.primary_roles(s);
+        let lines: Vec<&str> = spec.lines().collect();
+        let value = |line: &str, key: &str| -> Option<String> {
+            let at = line.find(key)?;
+            let v = line[at + key.len()..]
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'' || c == '{' || c == '}' || c == ',')
+                .trim();
+            (!v.is_empty()).then(|| v.to_owned())
+        };
+        for (i, line) in lines.iter().enumerate() {
+            if let Some(image) = value(line, "image:") {
+                // /db/schema/repo/name:tag, matched case-insensitively
+                let parts: Vec<&str> = image.trim_start_matches('/').split('/').collect();
+                if parts.len() >= 4 {
+                    let repo = self.catalog.objects.values().find(|o| {
+                        o.kind == Kind::ImageRepository
+                            && o.path.len() == 3
+                            && o.path
+                                .iter()
+                                .zip(&parts)
+                                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                    });
+                    match repo {
+                        Some(r) if self.catalog.holds(&roles, "READ", Target::Object(r.id)) => {}
+                        Some(r) => return Err(self.denied(&roles, Target::Object(r.id))),
+                        None => {
+                            return Err(errors::not_found(
+                                Kind::ImageRepository,
+                                &parts[..3].join(".").to_uppercase(),
+                            ))
+                        }
+                    }
+                }
+            }
+            let secret = value(line, "snowflakeSecret:").or_else(|| {
+                line.contains("snowflakeSecret:")
+                    .then(|| lines.get(i + 1).and_then(|next| value(next, "objectName:")))
+                    .flatten()
+            });
+            if let Some(name) = secret {
+                let parts = props::split_qualified(&name);
+                let path: Vec<String> = match parts.len() {
+                    1 => vec![service[0].clone(), service[1].clone(), parts[0].clone()],
+                    2 => vec![service[0].clone(), parts[0].clone(), parts[1].clone()],
+                    _ => parts,
+                };
+                let id = self
+                    .catalog
+                    .object_id(Kind::Secret, &path)
+                    .ok_or_else(|| errors::not_found(Kind::Secret, &path.join(".")))?;
+                if !self.catalog.holds(&roles, "READ", Target::Object(id)) {
+                    return Err(self.denied(&roles, Target::Object(id)));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn drop_object(

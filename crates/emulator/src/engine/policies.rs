@@ -351,7 +351,12 @@ impl Account {
                     }
                     return Ok(ResultSet::status(OK));
                 }
-                CreateMode::OrReplace => {}
+                CreateMode::OrReplace => {
+                    let roles = self.effective_roles(s);
+                    if !self.catalog.owns(&roles, Target::Object(id)) {
+                        return Err(self.denied(&roles, Target::Object(id)));
+                    }
+                }
             }
         }
         let mut policy = AuthPolicy::default();
@@ -927,6 +932,12 @@ impl Account {
             }
             return Err(errors::already_exists(&path[2]));
         }
+        if let Some(id) = existing {
+            let roles = self.effective_roles(s);
+            if !self.catalog.owns(&roles, Target::Object(id)) {
+                return Err(self.denied(&roles, Target::Object(id)));
+            }
+        }
         let mut rule = NetworkRule {
             mode: "INGRESS".into(),
             ..NetworkRule::default()
@@ -1077,6 +1088,12 @@ impl Account {
                 ))));
             }
             return Err(errors::already_exists(name));
+        }
+        if let Some(id) = existing {
+            let all = self.effective_roles(s);
+            if !self.catalog.owns(&all, Target::Object(id)) {
+                return Err(self.denied(&all, Target::Object(id)));
+            }
         }
         let mut np = NetworkPolicy::default();
         let mut comment = None;

@@ -182,6 +182,12 @@ impl Account {
             }
             return Err(errors::already_exists(name));
         }
+        if let Some(old) = existing {
+            let roles = self.effective_roles(s);
+            if !self.catalog.owns(&roles, Target::User(old)) {
+                return Err(errors::insufficient(Kind::User, name));
+            }
+        }
         let mut u = User {
             name: name.to_owned(),
             login_name: name.to_owned(),

@@ -1,0 +1,1 @@
+show user pats for user bob; SHOW USER PROGRAMMATIC ACCESS TOKENS

@@ -1,0 +1,1 @@
+GRANT ROLE r TO ROLE SYSADMIN WITH GRANT OPTION; revoke grant option for role r from user u cascade;

@@ -1,0 +1,1 @@
+GRANT modify programmatic authentication methods, monitor ON USER u TO ROLE r; GRANT ALL PRIVILEGES ON DATABASE d TO r

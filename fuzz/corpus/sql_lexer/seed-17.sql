@@ -1,0 +1,1 @@
+use role r; use secondary roles all; use d; use schema d.s; use warehouse w; alter session set query_tag = 'x' timezone = 'UTC'

@@ -1,0 +1,1 @@
+show terse users like 'a%' starts with 'A' limit 10 from 'B'; show grants on authentication policy db.s.p; show grants of role r; show network rules in schema d.s

@@ -1,0 +1,1 @@
+alter user if exists bob add programmatic access token if not exists t2 role_restriction = "Mixed", mins_to_bypass_network_policy_requirement = 10

@@ -1,0 +1,1 @@
+SELECT CURRENT_USER(), current_role() as r, 1, 'x' y FROM SNOWFLAKE.ACCOUNT_USAGE.CREDENTIALS WHERE type = 'PAT' AND user_name = 'X'; select system$show_oauth_client_secrets('I')

@@ -1,0 +1,3 @@
+/* c */ begin; -- x
+start transaction; // y
+commit; rollback; DROP USER IDENTIFIER('"a""b"')
