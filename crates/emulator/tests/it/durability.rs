@@ -90,3 +90,20 @@ async fn failed_statements_leave_no_trace_in_the_state() {
     let after = std::fs::read(&state).unwrap();
     assert_eq!(before, after, "a 422 wrote nothing");
 }
+
+#[tokio::test]
+async fn restart_after_the_admin_token_expired_issues_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let emu = Emulator::start_with(|c| c.state = Some(state.clone())).await;
+    let old = emu.admin();
+    // Past EMULATOR_ADMIN's 365 days: ROTATE refuses an expired token, so it is replaced.
+    emu.advance_clock(366 * 86_400).await;
+    let (status, _) = emu.sql(&old, "SELECT 1").await;
+    assert_eq!(status, 401, "expired");
+    let emu = emu.restart().await;
+    let new = emu.admin();
+    assert_ne!(new, old);
+    let (status, body) = emu.sql(&new, "SELECT CURRENT_USER()").await;
+    assert_eq!(status, 200, "{body}");
+}
