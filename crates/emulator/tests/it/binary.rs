@@ -75,10 +75,19 @@ fn interfaces_binary_rejects_bad_flags() {
 }
 
 async fn sql(url: &str, token: &str, statement: &str) -> (u16, serde_json::Value) {
+    post(url, token, &json!({ "statement": statement }), "").await
+}
+
+async fn post(
+    url: &str,
+    token: &str,
+    body: &serde_json::Value,
+    query: &str,
+) -> (u16, serde_json::Value) {
     let response = reqwest::Client::new()
-        .post(format!("{url}/api/v2/statements"))
+        .post(format!("{url}/api/v2/statements{query}"))
         .bearer_auth(token)
-        .json(&json!({ "statement": statement }))
+        .json(body)
         .send()
         .await
         .unwrap();
@@ -128,6 +137,10 @@ async fn interfaces_state_survives_kill_9() {
         let (status, body) = sql(&first.url, &old_token, &format!("CREATE ROLE KILLED_{i}")).await;
         assert_eq!(status, 200, "{body}");
     }
+    let rid = "5c4e2a10-7b3d-4f6e-9a8b-1d2c3e4f5a6b";
+    let add = json!({"statement": "ALTER USER ADMIN ADD PAT KILL_SURVIVOR DAYS_TO_EXPIRY = 5"});
+    let stored = post(&first.url, &second, &add, &format!("?requestId={rid}")).await;
+    assert_eq!(stored.0, 200, "{}", stored.1);
     // No graceful shutdown: SIGKILL right after the last 200.
     first.child.kill().unwrap();
     first.child.wait().unwrap();
@@ -160,6 +173,15 @@ async fn interfaces_state_survives_kill_9() {
         names,
         (0..5).map(|i| format!("KILLED_{i}")).collect::<Vec<_>>()
     );
+    // The answer carrying the new secret survived with the change it reports.
+    let replay = post(
+        &restarted.url,
+        &second,
+        &add,
+        &format!("?requestId={rid}&retry=true"),
+    )
+    .await;
+    assert_eq!(replay, stored);
 }
 
 #[tokio::test]
