@@ -80,6 +80,14 @@ fn conformance_009_010_service_properties_and_drop() {
     )
     .unwrap_err();
     assert_eq!(e.code, "099915");
+    assert_eq!(
+        sql_code(
+            &mut a,
+            &mut sess,
+            "CREATE USER s5 TYPE = SERVICE MUST_CHANGE_PASSWORD = FALSE"
+        ),
+        "099915"
+    );
     sql(&mut a, &mut sess, "CREATE USER s3 FIRST_NAME = 'x'");
     assert_eq!(
         sql_code(&mut a, &mut sess, "ALTER USER s3 SET TYPE = SERVICE"),
