@@ -259,8 +259,11 @@ impl Account {
                 return Err(errors::pat_invalid());
             }
         }
-        // 9. lifetime above MAX_EXPIRY_IN_DAYS
-        if pat.expires_at - pat.created_on > Duration::days(pp.max_expiry_in_days) {
+        // 9. lifetime above MAX_EXPIRY_IN_DAYS (§6.6 step 9, §5.9.3): the lifetime the secret was
+        // issued with, i.e. the token's DAYS_TO_EXPIRY (§6.1). Not `expires_at - created_on`:
+        // ROTATE (§6.4) moves expires_at to now + DAYS_TO_EXPIRY and keeps created_on, so that
+        // difference grows with every rotation although the secret's lifetime does not.
+        if pat.days_to_expiry > pp.max_expiry_in_days {
             return Err(errors::pat_invalid());
         }
         // 10. requested role
