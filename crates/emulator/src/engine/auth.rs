@@ -143,17 +143,14 @@ impl Account {
         }
     }
 
-    /// The index of the token whose digest equals the secret's, compared in constant time.
+    /// The index of the token whose digest equals the secret's (§6.6 step 1): looked up by
+    /// digest (the secret itself is never a key; SHA-256 hides it), then the stored digest is
+    /// compared with the computed one in constant time.
     fn find_pat(&self, secret: &str) -> Option<usize> {
-        let digest = Sha256::digest(secret.as_bytes());
-        let mut found = None;
-        for (i, p) in self.catalog.pats.iter().enumerate() {
-            let stored = hex::decode(&p.digest).unwrap_or_default();
-            if bool::from(stored.as_slice().ct_eq(digest.as_slice())) {
-                found = Some(i);
-            }
-        }
-        found
+        let digest = hex::encode(Sha256::digest(secret.as_bytes()));
+        let i = self.catalog.pat_by_digest(&digest)?;
+        let stored = self.catalog.pats.get(i)?;
+        bool::from(stored.digest.as_bytes().ct_eq(digest.as_bytes())).then_some(i)
     }
 
     /// Network policy enforcement for a user (§5.11): 099918 when the address is not allowed.
@@ -287,9 +284,9 @@ impl Account {
             None => self.role_for_session(&user, context)?,
         };
         // 11. session
-        if let Some(p) = self.catalog.pats.get_mut(idx) {
-            p.last_used_on = Some(t);
-        }
+        self.catalog
+            .pats
+            .update_unindexed(idx, |p| p.last_used_on = Some(t));
         if let Some(u) = self.catalog.users.get_mut(&user.id) {
             u.last_success_login = Some(t);
         }

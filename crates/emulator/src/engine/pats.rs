@@ -50,8 +50,13 @@ fn text_col(name: &str) -> Column {
 }
 
 impl Account {
-    /// Drops tokens that expired more than seven days ago (§6.1).
+    /// Drops tokens that expired more than seven days ago (§6.1). Nothing to scan until the
+    /// earliest expiry is that old.
     pub(crate) fn purge_expired_pats(&mut self, now: DateTime<Utc>) {
+        match self.catalog.earliest_pat_expiry() {
+            Some(e) if now >= later(e, Duration::days(RETENTION_DAYS)) => {}
+            _ => return,
+        }
         self.catalog
             .pats
             .retain(|p| now < later(p.expires_at, Duration::days(RETENTION_DAYS)));
