@@ -14,6 +14,7 @@
 mod harness;
 
 mod binary;
+mod conformance_b;
 mod control;
 mod cortex;
 mod durability;
@@ -21,4 +22,5 @@ mod faults;
 mod idempotency;
 mod input;
 mod peers;
+mod seed_000;
 mod sqlapi;

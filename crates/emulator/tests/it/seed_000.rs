@@ -1,0 +1,1 @@
+//! Seed 000 (cross-role PAT issuance), reproduced through the SQL API.
