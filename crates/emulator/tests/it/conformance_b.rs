@@ -24,6 +24,13 @@ fn assert_error(got: &(u16, Value), status: u16, want: &str, sql_state: Option<&
     }
 }
 
+/// Whether the last Snowflake-facing request in the emulator's log changed the account.
+async fn last_executed(emu: &Emulator) -> bool {
+    let lines = emu.control_log(0).await;
+    let last = lines.last().expect("a logged request");
+    last["executed"].as_bool().expect("executed flag")
+}
+
 /// Authenticates with a PAT through the SQL API (`SELECT CURRENT_USER()`).
 async fn authenticate(emu: &Emulator, secret: &str) -> (u16, Value) {
     emu.sql(secret, "SELECT CURRENT_USER()").await
@@ -199,6 +206,7 @@ async fn conformance_056_pat_session_adds_own_pat() {
     let secret = emu.user_with_pat("U56", None).await;
     let got = emu.sql(&secret, "ALTER USER ADD PAT t2").await;
     assert_error(&got, 422, "099413", None);
+    assert!(!last_executed(&emu).await);
     assert!(!names(&pats_of(&emu, "U56").await).contains(&"T2".to_owned()));
 
     let emu = Emulator::start_with(|c| c.pat_session_rules = PatSessionRules::Documented).await;
@@ -353,7 +361,12 @@ async fn conformance_064_grace_beyond_remaining_life() {
         )
         .await;
     assert_error(&got, 422, "099909", Some("22023"));
+    assert!(!last_executed(&emu).await);
     assert_eq!(column(&pats_of(&emu, "U64").await, "name").len(), 1);
+    let body = emu
+        .admin_ok("ALTER USER U64 ROTATE PAT T EXPIRE_ROTATED_TOKEN_AFTER_HOURS = 9")
+        .await;
+    assert_eq!(body["data"][0][0], "T");
 }
 
 /// §10 #65: ROTATE of a missing token; IF EXISTS succeeds.
@@ -372,6 +385,7 @@ async fn conformance_065_rotate_missing_token() {
         .sql(&emu.admin(), "ALTER USER U65 ROTATE PAT IF EXISTS FOO")
         .await;
     assert_eq!(status, 200, "{body}");
+    assert!(!last_executed(&emu).await);
     assert!(column(&pats_of(&emu, "U65").await, "name").is_empty());
 }
 
@@ -439,6 +453,7 @@ async fn conformance_070_unset_with_value_is_syntax_error() {
         )
         .await;
     assert_error(&got, 422, "001003", Some("42000"));
+    assert!(!last_executed(&emu).await);
     assert_eq!(
         cell(&pats_of(&emu, "U70").await, "T", "comment").unwrap(),
         "keep"
@@ -460,6 +475,7 @@ async fn conformance_071_rotated_object_changes() {
         )
         .await;
     assert_error(&got, 422, "099912", Some("0A000"));
+    assert!(!last_executed(&emu).await);
     emu.admin_ok(&format!("ALTER USER U71 REMOVE PAT {rotated}"))
         .await;
     assert_eq!(names(&pats_of(&emu, "U71").await), ["T"]);
@@ -501,6 +517,7 @@ async fn conformance_074_show_pats_needs_privilege() {
     emu.admin_ok("CREATE USER U74 TYPE = PERSON").await;
     let got = emu.sql(&b, "SHOW USER PATS FOR USER U74").await;
     assert_error(&got, 422, "003001", Some("42501"));
+    assert!(!last_executed(&emu).await);
 }
 
 /// §10 #75, §5.12.5: the ten columns in order, and no secret anywhere.
