@@ -435,7 +435,10 @@ async fn seed_000_troubleshooting_grant_insufficient_privileges() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "003001", "{body}");
     assert_eq!(body["sqlState"], "42501", "{body}");
-    assert!(message(&body).contains("Insufficient privileges"), "{body}");
+    assert!(
+        message(&body).contains("Grant not executed: Insufficient privileges"),
+        "{body}"
+    );
     let grants = emu
         .admin_ok("SHOW GRANTS OF ROLE CORTEX_REST_API_ROLE")
         .await;
