@@ -205,7 +205,7 @@ async fn conformance_056_pat_session_adds_own_pat() {
     let emu = Emulator::start().await;
     let secret = emu.user_with_pat("U56", None).await;
     let got = emu.sql(&secret, "ALTER USER ADD PAT t2").await;
-    assert_error(&got, 422, "099413", None);
+    assert_error(&got, 422, "099413", Some("42501"));
     assert!(!last_executed(&emu).await);
     assert!(!names(&pats_of(&emu, "U56").await).contains(&"T2".to_owned()));
 
@@ -850,7 +850,7 @@ async fn conformance_092_unrestricted_session_secondary_roles() {
     emu.admin_ok("ALTER USER U92 SET DEFAULT_SECONDARY_ROLES = ()")
         .await;
     let got = emu.sql(&plain, "SHOW USER PATS FOR USER V92").await;
-    assert_error(&got, 422, "003001", None);
+    assert_error(&got, 422, "003001", Some("42501"));
     emu.admin_ok("ALTER USER U92 SET DEFAULT_SECONDARY_ROLES = ('ALL')")
         .await;
     let (status, body) = emu.sql(&plain, "SHOW USER PATS FOR USER V92").await;

@@ -364,6 +364,7 @@ async fn seed_000_troubleshooting_role_restriction_mismatch() {
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "099421", "{body}");
+    assert_eq!(body["sqlState"], "42501", "{body}");
     assert!(
         message(&body).contains(
             "The specified role restriction CORTEX_REST_API_ROLE does not match the session role AUTOMATION_ROLE"
@@ -391,6 +392,7 @@ async fn seed_000_troubleshooting_role_restriction_required() {
     let (status, body) = step(&emu, &strict).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "099904", "{body}");
+    assert_eq!(body["sqlState"], "22023", "{body}");
     assert!(
         message(&body)
             .contains("Role restriction is required when creating a programmatic access token"),
@@ -480,6 +482,7 @@ async fn seed_000_troubleshooting_role_not_granted() {
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "099905", "{body}");
+    assert_eq!(body["sqlState"], "42501", "{body}");
     assert!(
         message(&body).contains("Role CORTEX_REST_API_ROLE is not granted to user DEPLOYMENT_0001"),
         "{body}"
