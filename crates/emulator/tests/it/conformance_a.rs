@@ -21,6 +21,28 @@ fn assert_sql_error(status: u16, body: &Value, code: &str, sql_state: Option<&st
     }
 }
 
+/// Asserts the error message (§9 text) of an SQL error body.
+#[track_caller]
+fn assert_message(body: &Value, text: &str) {
+    assert_eq!(body["message"], text, "{body}");
+}
+
+/// Asserts that the error message contains `text` (for §9 texts with an [E] class prefix).
+#[track_caller]
+fn assert_message_has(body: &Value, text: &str) {
+    let message = body["message"].as_str().unwrap_or("");
+    assert!(message.contains(text), "{text:?} not in {body}");
+}
+
+/// The request log's last line (the request just made) records `code` and no change to the
+/// account (`executed: false`, interfaces.md control API log).
+async fn assert_logged_unchanged(emu: &Emulator, code: &str) {
+    let lines = emu.control_log(0).await;
+    let last = lines.last().expect("a log line");
+    assert_eq!(last["code"], code, "{last}");
+    assert_eq!(last["executed"], false, "{last}");
+}
+
 /// The single `status` cell of a DDL answer (§5.19).
 #[track_caller]
 fn status_text(body: &Value) -> String {
@@ -224,6 +246,11 @@ async fn conformance_003_unquoted_name_does_not_resolve_to_mixed_case_role() {
         .sql(&emu.admin(), "GRANT ROLE analyst TO USER ADMIN")
         .await;
     assert_sql_error(status, &body, "002003", Some("42S02"));
+    assert_logged_unchanged(&emu, "002003").await;
+    assert_message(
+        &body,
+        "SQL compilation error:\nRole 'ANALYST' does not exist or not authorized.",
+    );
     assert!(
         body["message"].as_str().unwrap_or("").contains("'ANALYST'"),
         "{body}"
@@ -260,6 +287,8 @@ async fn conformance_006_create_existing_role_and_if_not_exists() {
     emu.admin_ok("CREATE ROLE R").await;
     let (status, body) = emu.sql(&token, "CREATE ROLE r").await;
     assert_sql_error(status, &body, "002002", Some("42710"));
+    assert_logged_unchanged(&emu, "002002").await;
+    assert_message(&body, "SQL compilation error:\nObject 'R' already exists.");
     let (status, body) = emu.sql(&token, "CREATE ROLE IF NOT EXISTS r").await;
     assert_eq!(status, 200, "{body}");
     let body = emu.admin_ok("SHOW ROLES LIKE 'R'").await;
@@ -287,6 +316,7 @@ async fn conformance_008_public_only_user_cannot_create_user() {
     assert_eq!(body["data"], json!([["PUBLIC"]]), "{body}");
     let (status, body) = emu.sql(&pat, "CREATE USER x").await;
     assert_sql_error(status, &body, "003001", Some("42501"));
+    assert_logged_unchanged(&emu, "003001").await;
     let body = emu.admin_ok("SHOW USERS LIKE 'X'").await;
     assert_eq!(num_rows(&body), 0);
 }
@@ -298,6 +328,11 @@ async fn conformance_009_service_user_with_password_is_099915() {
         .sql(&emu.admin(), "CREATE USER s2 TYPE = SERVICE PASSWORD = 'p'")
         .await;
     assert_sql_error(status, &body, "099915", Some("22023"));
+    assert_logged_unchanged(&emu, "099915").await;
+    assert_message_has(
+        &body,
+        "Property PASSWORD cannot be set for a user with TYPE = SERVICE.",
+    );
     let body = emu.admin_ok("SHOW USERS LIKE 'S2'").await;
     assert_eq!(num_rows(&body), 0);
 }
@@ -308,6 +343,11 @@ async fn conformance_010_drop_missing_user_and_if_exists() {
     let token = emu.admin();
     let (status, body) = emu.sql(&token, "DROP USER GHOST").await;
     assert_sql_error(status, &body, "002003", Some("42S02"));
+    assert_logged_unchanged(&emu, "002003").await;
+    assert_message(
+        &body,
+        "SQL compilation error:\nUser 'GHOST' does not exist or not authorized.",
+    );
     let (status, body) = emu.sql(&token, "DROP USER IF EXISTS GHOST").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(num_rows(&body), 1);
@@ -325,6 +365,7 @@ async fn conformance_011_alter_user_if_exists_on_missing_user_adds_nothing() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(status_text(&body), "Statement executed successfully.");
+    assert_logged_unchanged(&emu, "090001").await;
     // No token went anywhere: not to the session user, and no user GHOST appeared.
     let after = pats_of(&emu, "ADMIN").await;
     assert_eq!(after.len(), before);
@@ -340,6 +381,7 @@ async fn conformance_012_sysadmin_cannot_create_network_policy() {
         .sql_as(&emu.admin(), "SYSADMIN", "CREATE NETWORK POLICY np")
         .await;
     assert_sql_error(status, &body, "003001", Some("42501"));
+    assert_logged_unchanged(&emu, "003001").await;
     // Not created: creating it now as ACCOUNTADMIN succeeds without IF NOT EXISTS.
     emu.admin_ok("CREATE NETWORK POLICY np").await;
 }
@@ -357,6 +399,7 @@ async fn conformance_013_create_user_with_unowned_network_policy() {
         )
         .await;
     assert_sql_error(status, &body, "003001", Some("42501"));
+    assert_logged_unchanged(&emu, "003001").await;
     let body = emu.admin_ok("SHOW USERS LIKE 'U13'").await;
     assert_eq!(num_rows(&body), 0);
 }
@@ -386,6 +429,8 @@ async fn conformance_015_grant_role_without_ownership_or_manage_grants() {
     let pat = role_session(&emu, "NOBODY15", "NOTHING15").await;
     let (status, body) = emu.sql(&pat, "GRANT ROLE R TO USER u").await;
     assert_sql_error(status, &body, "003001", Some("42501"));
+    assert_logged_unchanged(&emu, "003001").await;
+    assert_message_has(&body, "Grant not executed: Insufficient privileges.");
     let body = emu.admin_ok("SHOW GRANTS OF ROLE R").await;
     assert_eq!(num_rows(&body), 0, "{body}");
 }
@@ -399,6 +444,7 @@ async fn conformance_016_use_role_not_granted_is_003013() {
         .sql_multi(&pat, "USE ROLE R; SELECT CURRENT_ROLE()", 2)
         .await;
     assert_sql_error(status, &body, "003013", Some("42501"));
+    assert_logged_unchanged(&emu, "003013").await;
     assert_eq!(
         body["message"],
         "SQL access control error:\nRequested role 'R' is not assigned to the executing user.  Specify another role to activate."
@@ -413,6 +459,7 @@ async fn conformance_017_accountadmin_cannot_use_ungranted_custom_role() {
         .sql_multi(&emu.admin(), "USE ROLE ACCOUNTADMIN; USE ROLE C", 2)
         .await;
     assert_sql_error(status, &body, "003013", Some("42501"));
+    assert_logged_unchanged(&emu, "003013").await;
 }
 
 #[tokio::test]
@@ -456,6 +503,11 @@ async fn conformance_019_database_ownership_without_clause_is_099943() {
         .sql(&emu.admin(), "GRANT OWNERSHIP ON DATABASE D TO ROLE Y")
         .await;
     assert_sql_error(status, &body, "099943", Some("0A000"));
+    assert_logged_unchanged(&emu, "099943").await;
+    assert_message_has(
+        &body,
+        "Ownership transfer requires REVOKE or COPY CURRENT GRANTS for D.",
+    );
     let body = emu.admin_ok("SHOW GRANTS ON DATABASE D").await;
     let owner: Vec<_> = rows(&body)
         .into_iter()
@@ -540,6 +592,8 @@ async fn conformance_022_database_role_to_role_not_to_user() {
         )
         .await;
     assert_sql_error(status, &body, "099945", Some("0A000"));
+    assert_logged_unchanged(&emu, "099945").await;
+    assert_message_has(&body, "Database roles cannot be granted to users.");
 }
 
 #[tokio::test]
@@ -601,6 +655,8 @@ async fn conformance_025_auth_policy_without_current_database() {
         .sql(&emu.admin(), "CREATE AUTHENTICATION POLICY p")
         .await;
     assert_sql_error(status, &body, "099940", Some("22000"));
+    assert_logged_unchanged(&emu, "099940").await;
+    assert_message_has(&body, "This session does not have a current database");
 }
 
 #[tokio::test]
@@ -613,7 +669,27 @@ async fn conformance_026_describe_auth_policy_defaults() {
         column_names(&body),
         vec!["property", "value", "default", "description"]
     );
+    let properties: Vec<Value> = column(&body, "property");
+    assert_eq!(
+        properties,
+        [
+            "NAME",
+            "OWNER",
+            "COMMENT",
+            "AUTHENTICATION_METHODS",
+            "CLIENT_TYPES",
+            "CLIENT_POLICY",
+            "SECURITY_INTEGRATIONS",
+            "MFA_ENROLLMENT",
+            "MFA_POLICY",
+            "PAT_POLICY",
+            "WORKLOAD_IDENTITY_POLICY"
+        ]
+        .map(|p| json!(p))
+        .to_vec()
+    );
     assert_eq!(describe_value(&body, "PAT_POLICY"), DEFAULT_PAT_POLICY);
+    assert_eq!(describe_value(&body, "AUTHENTICATION_METHODS"), "[ALL]");
 }
 
 #[tokio::test]
@@ -628,8 +704,11 @@ async fn conformance_027_max_expiry_out_of_range_is_099946() {
     )
     .await;
     assert_sql_error(status, &body, "099946", Some("22023"));
+    assert_logged_unchanged(&emu, "099946").await;
+    assert_message_has(&body, "Invalid value 400 for property MAX_EXPIRY_IN_DAYS.");
     let (status, body) = sql_in(&emu, &emu.admin(), "D", "DESCRIBE AUTHENTICATION POLICY p").await;
     assert_sql_error(status, &body, "002003", Some("42S02"));
+    assert_logged_unchanged(&emu, "002003").await;
 }
 
 #[tokio::test]
@@ -644,6 +723,7 @@ async fn conformance_028_blocked_roles_list_names_missing_role() {
     )
     .await;
     assert_sql_error(status, &body, "002003", Some("42S02"));
+    assert_logged_unchanged(&emu, "002003").await;
     let message = body["message"].as_str().unwrap_or("");
     assert!(message.contains("Role 'NOPE' does not exist."), "{body}");
 }
@@ -677,6 +757,7 @@ async fn conformance_030_client_policy_without_drivers_is_004800() {
     )
     .await;
     assert_sql_error(status, &body, "004800", Some("22023"));
+    assert_logged_unchanged(&emu, "004800").await;
     assert!(
         body["message"].as_str().unwrap_or("").contains(
             "Authentication policy can not contain CLIENT_POLICY of 'GO_DRIVER' without including 'DRIVERS' in CLIENT_TYPES."
@@ -698,6 +779,7 @@ async fn conformance_031_alter_account_policy_needs_apply_authentication_policy(
         )
         .await;
     assert_sql_error(status, &body, "003001", Some("42501"));
+    assert_logged_unchanged(&emu, "003001").await;
     // The SERVICE slot is still empty: ACCOUNTADMIN can set it without FORCE.
     emu.admin_ok("ALTER ACCOUNT SET AUTHENTICATION POLICY D.PUBLIC.P FOR ALL SERVICE USERS")
         .await;
@@ -725,9 +807,16 @@ async fn conformance_032_occupied_account_slot_needs_force() {
         )
         .await;
     assert_sql_error(status, &body, "099913", Some("42710"));
+    assert_logged_unchanged(&emu, "099913").await;
+    assert_message_has(&body, "Use FORCE or UNSET it first.");
     // p1 still governs SVC: an unrestricted token is refused.
     let (status, body) = emu.sql(&token, "ALTER USER SVC ADD PAT before").await;
     assert_sql_error(status, &body, "099904", Some("22023"));
+    assert_logged_unchanged(&emu, "099904").await;
+    assert_message_has(
+        &body,
+        "Role restriction is required when creating a programmatic access token",
+    );
     let (status, body) = emu
         .sql(
             &token,
@@ -781,6 +870,7 @@ async fn conformance_034_forced_service_slot_beats_user_level_policy() {
     let emu = Emulator::start().await;
     let (status, body) = slot_and_user_policy(&emu, true).await;
     assert_sql_error(status, &body, "099904", Some("22023"));
+    assert_logged_unchanged(&emu, "099904").await;
     assert!(pats_of(&emu, "SVC").await.is_empty());
 }
 
@@ -810,6 +900,11 @@ async fn conformance_035_policy_and_user_owner_attaches_by_qualified_name() {
         .await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER u ADD PAT t").await;
     assert_sql_error(status, &body, "099910", Some("42501"));
+    assert_logged_unchanged(&emu, "099910").await;
+    assert_message_has(
+        &body,
+        "The authentication policy for user U does not allow programmatic access tokens.",
+    );
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -853,6 +948,7 @@ async fn conformance_037_other_user_without_privilege_cannot_add() {
     let b = emu.user_with_pat("B", None).await;
     let (status, body) = emu.sql(&b, "ALTER USER p ADD PAT t").await;
     assert_sql_error(status, &body, "003001", Some("42501"));
+    assert_logged_unchanged(&emu, "003001").await;
     assert!(pats_of(&emu, "P").await.is_empty());
 }
 
@@ -867,6 +963,8 @@ async fn conformance_038_service_user_without_network_policy_is_099911() {
         )
         .await;
     assert_sql_error(status, &body, "099911", Some("42501"));
+    assert_logged_unchanged(&emu, "099911").await;
+    assert_message_has(&body, "Network policy is required.");
     assert!(pats_of(&emu, "SVC").await.is_empty());
 }
 
@@ -876,6 +974,11 @@ async fn conformance_039_service_user_needs_role_restriction() {
     service_user(&emu, "SVC", Some("R")).await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER SVC ADD PAT t").await;
     assert_sql_error(status, &body, "099904", Some("22023"));
+    assert_logged_unchanged(&emu, "099904").await;
+    assert_message_has(
+        &body,
+        "Role restriction is required when creating a programmatic access token",
+    );
     assert!(pats_of(&emu, "SVC").await.is_empty());
 }
 
@@ -891,6 +994,8 @@ async fn conformance_040_restriction_role_not_granted_is_099905() {
         )
         .await;
     assert_sql_error(status, &body, "099905", Some("42501"));
+    assert_logged_unchanged(&emu, "099905").await;
+    assert_message_has(&body, "Role R is not granted to user SVC");
     assert!(pats_of(&emu, "SVC").await.is_empty());
 }
 
@@ -949,6 +1054,7 @@ async fn conformance_043_person_user_restriction_required_by_policy() {
         .await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER person ADD PAT t").await;
     assert_sql_error(status, &body, "099904", Some("22023"));
+    assert_logged_unchanged(&emu, "099904").await;
     assert!(pats_of(&emu, "PERSON").await.is_empty());
 }
 
@@ -972,6 +1078,8 @@ async fn conformance_044_blocked_role_cannot_be_restriction() {
         )
         .await;
     assert_sql_error(status, &body, "099906", Some("42501"));
+    assert_logged_unchanged(&emu, "099906").await;
+    assert_message_has(&body, "Role ACCOUNTADMIN is blocked by the authentication policy and cannot be used as a role restriction.");
     assert!(pats_of(&emu, "SVC").await.is_empty());
 }
 
@@ -987,6 +1095,8 @@ async fn conformance_045_days_to_expiry_out_of_builtin_range() {
             )
             .await;
         assert_sql_error(status, &body, "099907", Some("22023"));
+        assert_logged_unchanged(&emu, "099907").await;
+        assert_message_has(&body, "DAYS_TO_EXPIRY must be between 1 and 365.");
     }
     assert!(pats_of(&emu, "PERSON").await.is_empty());
 }
@@ -1011,6 +1121,8 @@ async fn conformance_046_days_to_expiry_above_policy_max() {
         )
         .await;
     assert_sql_error(status, &body, "099907", Some("22023"));
+    assert_logged_unchanged(&emu, "099907").await;
+    assert_message_has(&body, "DAYS_TO_EXPIRY must be between 1 and 30.");
     assert!(pats_of(&emu, "PERSON").await.is_empty());
     emu.admin_ok("ALTER USER person ADD PAT t DAYS_TO_EXPIRY = 30")
         .await;
@@ -1053,6 +1165,11 @@ async fn conformance_048_mins_to_bypass_above_1440_is_099908() {
         )
         .await;
     assert_sql_error(status, &body, "099908", Some("22023"));
+    assert_logged_unchanged(&emu, "099908").await;
+    assert_message_has(
+        &body,
+        "MINS_TO_BYPASS_NETWORK_POLICY_REQUIREMENT must be between 1 and 1440.",
+    );
     assert!(pats_of(&emu, "PERSON").await.is_empty());
 }
 
@@ -1069,6 +1186,11 @@ async fn conformance_049_sixteenth_token_is_099903() {
         .await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER person ADD PAT t16").await;
     assert_sql_error(status, &body, "099903", Some("54000"));
+    assert_logged_unchanged(&emu, "099903").await;
+    assert_message_has(
+        &body,
+        "Maximum number of programmatic access tokens (15) reached for user PERSON.",
+    );
     let pats = pats_of(&emu, "PERSON").await;
     assert_eq!(pats.len(), 15);
     assert!(pats.iter().any(|p| p["status"] == "DISABLED"));
@@ -1102,6 +1224,8 @@ async fn conformance_051_existing_token_name_and_if_not_exists() {
     let token = emu.admin();
     let (status, body) = emu.sql(&token, "ALTER USER person ADD PAT t").await;
     assert_sql_error(status, &body, "099901", Some("42710"));
+    assert_logged_unchanged(&emu, "099901").await;
+    assert_message_has(&body, "Programmatic access token T already exists.");
     let (status, body) = emu
         .sql(&token, "ALTER USER person ADD PAT IF NOT EXISTS t")
         .await;
@@ -1126,6 +1250,11 @@ async fn conformance_052_policy_without_pat_method_is_099910() {
         .await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER person ADD PAT t").await;
     assert_sql_error(status, &body, "099910", Some("42501"));
+    assert_logged_unchanged(&emu, "099910").await;
+    assert_message_has(
+        &body,
+        "The authentication policy for user PERSON does not allow programmatic access tokens.",
+    );
     assert!(pats_of(&emu, "PERSON").await.is_empty());
 }
 
@@ -1151,6 +1280,7 @@ async fn conformance_053_restricted_pat_session_restriction_mismatch_is_099421()
         )
         .await;
     assert_sql_error(status, &body, "099421", Some("42501"));
+    assert_logged_unchanged(&emu, "099421").await;
     assert!(
         body["message"].as_str().unwrap_or("").contains(
             "The specified role restriction CORTEX_REST_API_ROLE does not match the session role AUTOMATION_ROLE."
@@ -1158,6 +1288,18 @@ async fn conformance_053_restricted_pat_session_restriction_mismatch_is_099421()
         "{body}"
     );
     assert!(pats_via(&emu, &auto, "D").await.is_empty());
+
+    // The rule is S3 of §6.7, observed mode only: under documented rules the same ADD succeeds.
+    let emu = Emulator::start_with(|c| c.pat_session_rules = PatSessionRules::Documented).await;
+    automation_setup(&emu).await;
+    let auto = emu.user_with_pat("AUTO", Some("AUTOMATION_ROLE")).await;
+    let (status, body) = emu
+        .sql(
+            &auto,
+            "ALTER USER d ADD PAT x ROLE_RESTRICTION='CORTEX_REST_API_ROLE'",
+        )
+        .await;
+    assert_eq!(status, 200, "documented mode: {body}");
 }
 
 #[tokio::test]
@@ -1197,6 +1339,8 @@ async fn conformance_055_rotate_own_pat_in_own_pat_session_is_099413() {
         emu.admin_ok("ALTER USER U ADD PAT t").await;
         let (status, body) = emu.sql(&pat, "ALTER USER ROTATE PAT t").await;
         assert_sql_error(status, &body, "099413", Some("42501"));
+        assert_logged_unchanged(&emu, "099413").await;
+        assert_message_has(&body, "Programmatic access tokens cannot be modified in a session authenticated with a programmatic access token for the same user.");
         // Nothing rotated: no rotated-token object, T still has its original secret row.
         let pats = pats_of(&emu, "U").await;
         assert_eq!(pats.len(), 2, "{rules:?}: {pats:?}");
