@@ -316,6 +316,10 @@ async fn conformance_008_public_only_user_cannot_create_user() {
     assert_eq!(body["data"], json!([["PUBLIC"]]), "{body}");
     let (status, body) = emu.sql(&pat, "CREATE USER x").await;
     assert_sql_error(status, &body, "003001", Some("42501"));
+    assert_message(
+        &body,
+        "SQL access control error:\nInsufficient privileges to operate on account 'EMULATOR'",
+    );
     assert_logged_unchanged(&emu, "003001").await;
     let body = emu.admin_ok("SHOW USERS LIKE 'X'").await;
     assert_eq!(num_rows(&body), 0);
