@@ -894,6 +894,9 @@ async fn conformance_035_policy_and_user_owner_attaches_by_qualified_name() {
     emu.admin_ok("CREATE USER u TYPE = PERSON").await;
     emu.admin_ok("GRANT OWNERSHIP ON USER u TO ROLE AUTO").await;
     let pat = role_session(&emu, "AUTO_USER", "AUTO").await;
+    // Precondition: AUTO has no USAGE on the policy's database.
+    let (status, body) = emu.sql_multi(&pat, "USE DATABASE D; SELECT 1", 2).await;
+    assert_sql_error(status, &body, "003001", Some("42501"));
     let (status, body) = emu
         .sql(&pat, "ALTER USER u SET AUTHENTICATION POLICY D.PUBLIC.P")
         .await;
