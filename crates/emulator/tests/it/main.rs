@@ -10,6 +10,7 @@
 //! * `peers` — the TCP peer decides, never a forwarding header; control API loopback only.
 //! * `cortex` — Cortex endpoints: 200/401/403/400 (protocols §7).
 //! * `durability` — `--state` across restarts.
+//! * `conformance_a` — snowflake-behaviour.md §10 rows 1–55 over the SQL API.
 
 mod harness;
 
@@ -24,3 +25,5 @@ mod input;
 mod peers;
 mod seed_000;
 mod sqlapi;
+
+mod conformance_a;
