@@ -10,10 +10,14 @@
 //! * `peers` — the TCP peer decides, never a forwarding header; control API loopback only.
 //! * `cortex` — Cortex endpoints: 200/401/403/400 (protocols §7).
 //! * `durability` — `--state` across restarts.
+//! * `conformance_a` — snowflake-behaviour.md §10 rows 1–55 over the SQL API.
+//! * `conformance_b` — snowflake-behaviour.md §10 rows 56–110 over the SQL API (PAT and key pair).
+//! * `seed_000` — seed 000 (cross-role PAT issuance) as written, troubleshooting errors included.
 
 mod harness;
 
 mod binary;
+mod conformance_b;
 mod control;
 mod cortex;
 mod durability;
@@ -21,4 +25,7 @@ mod faults;
 mod idempotency;
 mod input;
 mod peers;
+mod seed_000;
 mod sqlapi;
+
+mod conformance_a;
