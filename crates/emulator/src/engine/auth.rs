@@ -287,9 +287,9 @@ impl Account {
         self.catalog
             .pats
             .update_unindexed(idx, |p| p.last_used_on = Some(t));
-        if let Some(u) = self.catalog.users.get_mut(&user.id) {
-            u.last_success_login = Some(t);
-        }
+        self.catalog
+            .users
+            .update_unindexed(&user.id, |u| u.last_success_login = Some(t));
         Ok(self.open_session(
             user.id,
             AuthMethod::Pat {
@@ -381,9 +381,9 @@ impl Account {
             return Err(errors::policy_rejects());
         }
         let role = self.role_for_session(&user, context)?;
-        if let Some(u) = self.catalog.users.get_mut(&user.id) {
-            u.last_success_login = Some(now.account);
-        }
+        self.catalog
+            .users
+            .update_unindexed(&user.id, |u| u.last_success_login = Some(now.account));
         Ok(self.open_session(user.id, AuthMethod::KeyPair, role))
     }
 
@@ -416,13 +416,13 @@ impl Account {
             .as_deref()
             .is_some_and(|d| bool::from(d.as_bytes().ct_eq(digest.as_bytes())));
         if !ok {
-            if let Some(u) = self.catalog.users.get_mut(&user.id) {
+            self.catalog.users.update_unindexed(&user.id, |u| {
                 u.failed_logins += 1;
                 if u.failed_logins >= LOCK_AFTER_FAILURES {
                     u.locked_until = Some(later(t, Duration::minutes(LOCK_MINUTES)));
                     u.failed_logins = 0;
                 }
-            }
+            });
             return Err(errors::bad_password());
         }
         if user.disabled {
@@ -433,10 +433,10 @@ impl Account {
             return Err(errors::policy_rejects());
         }
         let role = self.role_for_session(&user, context)?;
-        if let Some(u) = self.catalog.users.get_mut(&user.id) {
+        self.catalog.users.update_unindexed(&user.id, |u| {
             u.failed_logins = 0;
             u.last_success_login = Some(t);
-        }
+        });
         Ok(self.open_session(user.id, AuthMethod::Password, role))
     }
 }

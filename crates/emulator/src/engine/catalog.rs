@@ -463,6 +463,10 @@ pub(crate) struct TrackedMap<K, V> {
     map: BTreeMap<K, V>,
     /// `Some` while recording: key → value before the statement (None = absent).
     undo: Option<BTreeMap<K, Option<V>>>,
+    /// Moves whenever an existing entry may have changed or gone, or a key was inserted below
+    /// the largest one; inserting above the largest key (new ids) leaves it, so that indexes
+    /// can catch up from their last key.
+    version: u64,
 }
 
 impl<K, V> Default for TrackedMap<K, V> {
@@ -470,6 +474,7 @@ impl<K, V> Default for TrackedMap<K, V> {
         Self {
             map: BTreeMap::new(),
             undo: None,
+            version: 0,
         }
     }
 }
@@ -492,7 +497,14 @@ impl<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>> Deserialize<'de> for T
         Ok(Self {
             map: BTreeMap::deserialize(deserializer)?,
             undo: None,
+            version: 0,
         })
+    }
+}
+
+impl<K, V> TrackedMap<K, V> {
+    pub(crate) fn version(&self) -> u64 {
+        self.version
     }
 }
 
@@ -508,24 +520,45 @@ impl<K: Ord + Clone, V: Clone + PartialEq> TrackedMap<K, V> {
     pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         if self.map.contains_key(key) {
             self.record(key);
+            self.version += 1;
         }
         self.map.get_mut(key)
     }
 
+    /// Changes one entry in a way no index depends on (`version` does not move); still
+    /// recorded while a statement runs.
+    pub(crate) fn update_unindexed(&mut self, key: &K, f: impl FnOnce(&mut V)) {
+        if self.map.contains_key(key) {
+            self.record(key);
+        }
+        if let Some(v) = self.map.get_mut(key) {
+            f(v);
+        }
+    }
+
     pub(crate) fn insert(&mut self, key: K, value: V) -> Option<V> {
         self.record(&key);
+        if self
+            .map
+            .last_key_value()
+            .is_some_and(|(last, _)| key <= *last)
+        {
+            self.version += 1;
+        }
         self.map.insert(key, value)
     }
 
     pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         if self.map.contains_key(key) {
             self.record(key);
+            self.version += 1;
         }
         self.map.remove(key)
     }
 
     /// Every value, mutably: records every entry (used by rare account-wide statements).
     pub(crate) fn values_mut(&mut self) -> std::collections::btree_map::ValuesMut<'_, K, V> {
+        self.version += 1;
         if let Some(undo) = &mut self.undo {
             for (k, v) in &self.map {
                 if !undo.contains_key(k) {
@@ -548,6 +581,7 @@ impl<K: Ord + Clone, V: Clone + PartialEq> TrackedMap<K, V> {
 
     fn rollback(&mut self) {
         if let Some(undo) = self.undo.take() {
+            self.version += 1;
             for (k, old) in undo {
                 match old {
                     Some(v) => {
@@ -780,11 +814,53 @@ struct GrantIndex {
     by_grantee: HashMap<Grantee, Vec<u64>>,
 }
 
+/// Ids by name for a [`TrackedMap`] keyed by id, as of (`version`, `last`): entries above
+/// `last` are added as they come, anything else rebuilds. The lowest id wins a name, as a scan
+/// in id order would.
+#[derive(Debug, Default)]
+struct NameIndex {
+    built: bool,
+    version: u64,
+    last: Option<u64>,
+    by_name: HashMap<String, u64>,
+}
+
+impl NameIndex {
+    fn refresh<V>(
+        &mut self,
+        map: &TrackedMap<u64, V>,
+        name: impl Fn(&V) -> Option<&str>,
+    ) -> &HashMap<String, u64> {
+        if !self.built || self.version != map.version() {
+            *self = NameIndex {
+                built: true,
+                version: map.version(),
+                ..NameIndex::default()
+            };
+        }
+        let from = match self.last {
+            Some(last) => std::ops::Bound::Excluded(last),
+            None => std::ops::Bound::Unbounded,
+        };
+        for (id, v) in map.range((from, std::ops::Bound::Unbounded)) {
+            if let Some(n) = name(v) {
+                self.by_name.entry(n.to_owned()).or_insert(*id);
+            }
+        }
+        if let Some((last, _)) = map.last_key_value() {
+            self.last = Some(*last);
+        }
+        &self.by_name
+    }
+}
+
 /// Indexes beside the tables (never serialised; rebuilt on demand).
 #[derive(Debug, Default)]
 struct Indexes {
     pats: PatIndex,
     grants: GrantIndex,
+    user_names: NameIndex,
+    role_names: NameIndex,
 }
 
 /// All objects and grants.
@@ -921,7 +997,15 @@ impl Catalog {
     }
 
     pub(crate) fn user_by_name(&self, name: &str) -> Option<&User> {
-        self.users.values().find(|u| u.name == name)
+        let id = {
+            let mut indexes = self.indexes();
+            indexes
+                .user_names
+                .refresh(&self.users, |u| Some(u.name.as_str()))
+                .get(name)
+                .copied()
+        }?;
+        self.users.get(&id).filter(|u| u.name == name)
     }
 
     pub(crate) fn user_id(&self, name: &str) -> Option<u64> {
@@ -930,9 +1014,19 @@ impl Catalog {
 
     /// An account role (not a database role) by exact name.
     pub(crate) fn role_id(&self, name: &str) -> Option<u64> {
+        let id = {
+            let mut indexes = self.indexes();
+            indexes
+                .role_names
+                .refresh(&self.roles, |r| {
+                    r.database.is_none().then_some(r.name.as_str())
+                })
+                .get(name)
+                .copied()
+        }?;
         self.roles
-            .values()
-            .find(|r| r.database.is_none() && r.name == name)
+            .get(&id)
+            .filter(|r| r.database.is_none() && r.name == name)
             .map(|r| r.id)
     }
 
@@ -1311,6 +1405,47 @@ mod tests {
         assert_eq!(c.closure([5]), BTreeSet::from([5, 6]));
         c.role_grants.retain(|g| g.role != 6);
         assert_eq!(c.closure([5]), BTreeSet::from([5]));
+    }
+
+    #[test]
+    fn name_lookups_follow_inserts_renames_removals_and_rollback() {
+        let mut c = sample();
+        assert_eq!(c.user_id("A"), Some(1));
+        assert_eq!(c.user_id("C"), None);
+        c.users.insert(30, user(30, "C"));
+        assert_eq!(c.user_id("C"), Some(30));
+        if let Some(u) = c.users.get_mut(&30) {
+            u.name = "D".into();
+        }
+        assert_eq!((c.user_id("C"), c.user_id("D")), (None, Some(30)));
+        c.begin();
+        c.users.remove(&30);
+        c.users.insert(25, user(25, "E"));
+        assert_eq!((c.user_id("D"), c.user_id("E")), (None, Some(25)));
+        c.rollback();
+        c.end();
+        assert_eq!((c.user_id("D"), c.user_id("E")), (Some(30), None));
+        // an unindexed update leaves the index valid
+        c.users.update_unindexed(&1, |u| u.failed_logins = 3);
+        assert_eq!(c.user_id("A"), Some(1));
+        // the lowest id wins a duplicated name, as a scan would
+        c.users.insert(40, user(40, "A"));
+        assert_eq!(c.user_id("A"), Some(1));
+        // roles: account roles only
+        c.roles.insert(
+            50,
+            Role {
+                id: 50,
+                name: "CORTEX_USER".into(),
+                database: Some("SNOWFLAKE".into()),
+                comment: None,
+                owner: None,
+                created_on: t(0),
+                system: true,
+            },
+        );
+        assert_eq!(c.role_id("CORTEX_USER"), None);
+        assert_eq!(c.database_role_id("SNOWFLAKE", "CORTEX_USER"), Some(50));
     }
 
     #[test]
