@@ -607,14 +607,16 @@ enum VecUndo<T> {
     Off,
     /// Recording, nothing changed yet.
     Clean,
-    /// Only appended to: the old length.
-    Appended(usize),
-    /// Changed otherwise: the old contents.
+    /// Appended to and/or changed in place: the old length and the old value of every element
+    /// (below it) that was handed out mutably.
+    Patched { len: usize, old: BTreeMap<usize, T> },
+    /// Elements removed or reordered: the old contents.
     Copied(Vec<T>),
 }
 
 /// A `Vec` whose changes are recorded while a statement runs ([`Catalog::begin`]): appends cost
-/// nothing (the old length is kept), any other change copies the vector once per statement.
+/// nothing (the old length is kept), an element changed in place costs a copy of that element,
+/// and only removals or a mutable scan copy the vector (once per statement).
 /// `version` moves whenever existing elements may have changed or moved, so that indexes built
 /// on the vector know when to rebuild. Reads go through `Deref`; serialised exactly as the vector.
 #[derive(Debug)]
@@ -674,7 +676,8 @@ impl<T: Clone + PartialEq> Index<usize> for TrackedVec<T> {
 
 impl<T: Clone + PartialEq> IndexMut<usize> for TrackedVec<T> {
     fn index_mut(&mut self, i: usize) -> &mut T {
-        self.before_change();
+        self.version += 1;
+        self.before_element(i);
         &mut self.items[i]
     }
 }
@@ -682,16 +685,42 @@ impl<T: Clone + PartialEq> IndexMut<usize> for TrackedVec<T> {
 impl<T: Clone + PartialEq> TrackedVec<T> {
     fn before_append(&mut self) {
         if matches!(self.undo, VecUndo::Clean) {
-            self.undo = VecUndo::Appended(self.items.len());
+            self.undo = VecUndo::Patched {
+                len: self.items.len(),
+                old: BTreeMap::new(),
+            };
         }
     }
 
+    /// Element `i` is about to be handed out mutably.
+    fn before_element(&mut self, i: usize) {
+        if matches!(self.undo, VecUndo::Clean) {
+            self.before_append();
+        }
+        if let VecUndo::Patched { len, old } = &mut self.undo {
+            if i < *len && !old.contains_key(&i) {
+                if let Some(item) = self.items.get(i) {
+                    old.insert(i, item.clone());
+                }
+            }
+        }
+    }
+
+    /// Elements may be removed, reordered or all handed out mutably.
     fn before_change(&mut self) {
         self.version += 1;
         self.undo = match std::mem::replace(&mut self.undo, VecUndo::Off) {
             VecUndo::Off => VecUndo::Off,
             VecUndo::Clean => VecUndo::Copied(self.items.clone()),
-            VecUndo::Appended(len) => VecUndo::Copied(self.items[..len].to_vec()),
+            VecUndo::Patched { len, old } => {
+                let mut original = self.items[..len.min(self.items.len())].to_vec();
+                for (i, v) in old {
+                    if let Some(slot) = original.get_mut(i) {
+                        *slot = v;
+                    }
+                }
+                VecUndo::Copied(original)
+            }
             copied @ VecUndo::Copied(_) => copied,
         };
     }
@@ -735,7 +764,8 @@ impl<T: Clone + PartialEq> TrackedVec<T> {
         if i >= self.items.len() {
             return None;
         }
-        self.before_change();
+        self.version += 1;
+        self.before_element(i);
         self.items.get_mut(i)
     }
 
@@ -745,9 +775,7 @@ impl<T: Clone + PartialEq> TrackedVec<T> {
         if i >= self.items.len() {
             return;
         }
-        let version = self.version;
-        self.before_change();
-        self.version = version;
+        self.before_element(i);
         if let Some(item) = self.items.get_mut(i) {
             f(item);
         }
@@ -760,7 +788,9 @@ impl<T: Clone + PartialEq> TrackedVec<T> {
     fn changed(&self) -> bool {
         match &self.undo {
             VecUndo::Off | VecUndo::Clean => false,
-            VecUndo::Appended(len) => self.items.len() != *len,
+            VecUndo::Patched { len, old } => {
+                self.items.len() != *len || old.iter().any(|(i, v)| self.items.get(*i) != Some(v))
+            }
             VecUndo::Copied(old) => *old != self.items,
         }
     }
@@ -768,8 +798,13 @@ impl<T: Clone + PartialEq> TrackedVec<T> {
     fn rollback(&mut self) {
         match std::mem::replace(&mut self.undo, VecUndo::Off) {
             VecUndo::Off | VecUndo::Clean => {}
-            VecUndo::Appended(len) => {
+            VecUndo::Patched { len, old } => {
                 self.items.truncate(len);
+                for (i, v) in old {
+                    if let Some(slot) = self.items.get_mut(i) {
+                        *slot = v;
+                    }
+                }
                 self.version += 1;
             }
             VecUndo::Copied(old) => {
@@ -987,6 +1022,43 @@ impl Catalog {
         let mut indexes = self.indexes();
         self.refresh_pat_index(&mut indexes.pats);
         indexes.pats.by_digest.get(digest).copied()
+    }
+
+    /// ROTATE's change of a record's secret and expiry (§6.4), keeping the PAT index valid in
+    /// place: the earliest expiry it keeps stays a lower bound (see
+    /// [`Catalog::reset_pat_expiry`]).
+    pub(crate) fn set_pat_secret(&mut self, i: usize, digest: String, expires_at: DateTime<Utc>) {
+        let Some(old_digest) = self.pats.get(i).map(|p| p.digest.clone()) else {
+            return;
+        };
+        let new_digest = digest.clone();
+        self.pats.update_unindexed(i, |p| {
+            p.digest = digest;
+            p.expires_at = expires_at;
+        });
+        let mut indexes = self
+            .indexes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let index = &mut indexes.pats;
+        if index.built && index.version == self.pats.version() && i < index.len {
+            if index.by_digest.get(&old_digest) == Some(&i) {
+                index.by_digest.remove(&old_digest);
+            }
+            index.by_digest.insert(new_digest, i);
+            index.earliest_expiry = Some(match index.earliest_expiry {
+                Some(e) => e.min(expires_at),
+                None => expires_at,
+            });
+        }
+    }
+
+    /// Recomputes the earliest PAT expiry exactly (after a purge that found it was only a
+    /// lower bound).
+    pub(crate) fn reset_pat_expiry(&self) {
+        let mut indexes = self.indexes();
+        self.refresh_pat_index(&mut indexes.pats);
+        indexes.pats.earliest_expiry = self.pats.iter().map(|p| p.expires_at).min();
     }
 
     /// The earliest `expires_at` of all PAT records (None when there are none).
@@ -1322,6 +1394,41 @@ mod tests {
         assert_eq!(c.pat_by_digest("d11"), Some(1));
         assert_eq!(c.pat_by_digest("d12"), None);
         assert_eq!(c.roles_granted_to(Grantee::User(3)), BTreeSet::new());
+    }
+
+    #[test]
+    fn in_place_changes_are_undone_element_by_element() {
+        let mut c = sample();
+        let before = json(&c);
+        c.begin();
+        c.pats.push(pat(12, "d12", 5));
+        c.set_pat_secret(0, "rotated".into(), t(1));
+        c.pats.update_unindexed(1, |p| p.comment = Some("c".into()));
+        c.pats[2].disabled = true;
+        assert_eq!(c.pat_by_digest("rotated"), Some(0));
+        assert_eq!(c.pat_by_digest("d10"), None);
+        assert_eq!(c.earliest_pat_expiry(), Some(t(1)));
+        assert!(c.changed());
+        c.rollback();
+        c.end();
+        assert_eq!(json(&c), before);
+        assert_eq!(c.pat_by_digest("d10"), Some(0));
+        assert_eq!(c.pat_by_digest("rotated"), None);
+
+        // a change then a removal in one statement still rolls back exactly
+        c.begin();
+        c.pats[0].disabled = true;
+        c.pats.remove(1);
+        c.rollback();
+        c.end();
+        assert_eq!(json(&c), before);
+
+        // changed back to the old value: no change
+        c.begin();
+        c.pats.update_unindexed(0, |p| p.disabled = true);
+        c.pats.update_unindexed(0, |p| p.disabled = false);
+        assert!(!c.changed());
+        c.end();
     }
 
     #[test]
