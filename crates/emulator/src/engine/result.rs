@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 pub enum ColumnType {
     Text,
     /// NUMBER with the given precision and scale.
-    Fixed { precision: u32, scale: u32 },
+    Fixed {
+        precision: u32,
+        scale: u32,
+    },
     Boolean,
     TimestampLtz,
     Variant,

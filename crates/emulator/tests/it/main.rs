@@ -1,0 +1,22 @@
+//! snowpat-emulator integration tests: one binary (link once), one module per area.
+//!
+//! * `harness` — an in-process emulator per test (127.0.0.1:0, temp token files) and helpers.
+//! * `input` — malformed requests of every kind get Snowflake-shaped errors (protocols §2.2–§2.5).
+//! * `control` — the control API: token, clock, log, faults, healthz (interfaces.md).
+//! * `binary` — the real `snowpat-emulator` binary: ready line, flags, `kill -9` durability.
+//! * `sqlapi` — SQL API v2 shapes, multi-statement, partitions, async, cancel (protocols §2).
+//! * `idempotency` — requestId + retry=true, drop replay (protocols §2.8).
+//! * `faults` — latency, seeded 429/503, drops, scripted statement faults.
+//! * `cortex` — Cortex endpoints: 200/401/403/400 (protocols §7).
+//! * `durability` — `--state` across restarts.
+
+mod harness;
+
+mod binary;
+mod control;
+mod cortex;
+mod durability;
+mod faults;
+mod idempotency;
+mod input;
+mod sqlapi;
