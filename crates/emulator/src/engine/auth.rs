@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::catalog::{PatStatus, User};
+use super::catalog::{later, PatStatus, User};
 use super::errors;
 use super::{
     Account, AuthContext, AuthError, AuthMethod, Channel, Credential, Now, Session, TokenType,
@@ -370,7 +370,9 @@ impl Account {
         let iat = claim_secs(payload.get("iat")).ok_or_else(invalid)?;
         let exp = claim_secs(payload.get("exp")).ok_or_else(invalid)?;
         let real = now.real.timestamp();
-        if iat > real + JWT_SKEW_SECS || real >= exp.min(iat + JWT_MAX_LIFETIME_SECS) {
+        if iat > real.saturating_add(JWT_SKEW_SECS)
+            || real >= exp.min(iat.saturating_add(JWT_MAX_LIFETIME_SECS))
+        {
             return Err(invalid());
         }
         // 6. network policy, then authentication policy (§5.10)
@@ -417,7 +419,7 @@ impl Account {
             if let Some(u) = self.catalog.users.get_mut(&user.id) {
                 u.failed_logins += 1;
                 if u.failed_logins >= LOCK_AFTER_FAILURES {
-                    u.locked_until = Some(t + Duration::minutes(LOCK_MINUTES));
+                    u.locked_until = Some(later(t, Duration::minutes(LOCK_MINUTES)));
                     u.failed_logins = 0;
                 }
             }

@@ -653,3 +653,8 @@ impl Catalog {
         }
     }
 }
+
+/// `t + d`, saturating instead of panicking at the end of the representable range.
+pub(crate) fn later(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}

@@ -43,6 +43,28 @@
 //! * The SQL API's "USE only in multi-statement requests" (391911) is the server's business; the
 //!   engine executes USE normally.
 //!
+//! # Authentication (§6.6, protocols §1.3, §3.2)
+//!
+//! * Bearer tokens without a type header: a JWT-looking token (three base64url segments, JSON
+//!   payload) whose `iss` is `<ACCOUNT>.<USER>.SHA256:<fp>` is a key-pair JWT, any other JWT is
+//!   `390144`, anything else is a PAT. With a header the token is validated only as that type
+//!   (OAUTH answers `390303` until OAuth is modelled; [`AuthMethod::OAuth`] sessions already get
+//!   the §6.7 S4/S5 rules).
+//! * PATs: the eleven checks of §6.6 in order (`394400`, `390432`, `099918`, `390202`, `390186`,
+//!   `099926`); a PAT in the driver's password field takes the same path.
+//! * Key-pair JWTs: RS256 only, `iss`/`sub` for this account, fingerprint of `RSA_PUBLIC_KEY` or
+//!   `RSA_PUBLIC_KEY_2`, PKCS#1 v1.5 SHA-256 signature, `iat`/`exp` against real time (one-hour
+//!   rule, 60 s skew on `iat`), then network and authentication policy; failures `390144`, a
+//!   disabled user `099921`.
+//! * Passwords (driver): `390100`; five failures lock the user for 15 minutes (its PATs stay
+//!   usable).
+//!
+//! # Not modelled
+//!
+//! OAuth tokens and `SYSTEM$SHOW_OAUTH_CLIENT_SECRETS` (later work), CLIENT_TYPES/MFA enforcement,
+//! the READ checks of CREATE SERVICE on image repositories and secrets, ES256 key-pair JWTs,
+//! `KEYPAIR` rows in `ACCOUNT_USAGE.CREDENTIALS`.
+//!
 //! # Start-up account (§3.2)
 //!
 //! System roles ACCOUNTADMIN, SECURITYADMIN, USERADMIN, SYSADMIN, PUBLIC with their default
@@ -82,8 +104,8 @@ use serde::{Deserialize, Serialize};
 use snowpat_sql::ast::{Statement, UseTarget};
 
 use catalog::{
-    AuthPolicy, Body, Catalog, Grantee, Kind, NetworkPolicy, NetworkRule, Object, PrivGrant, Role,
-    RoleGrant, Target, User,
+    Body, Catalog, Grantee, Kind, NetworkPolicy, NetworkRule, Object, PrivGrant, Role, RoleGrant,
+    Target, User,
 };
 
 /// Start-up options of the account (`interfaces.md`, `snowpat-emulator` flags).
@@ -747,10 +769,4 @@ impl Account {
 pub(crate) fn unchanged(mut r: ResultSet) -> ResultSet {
     r.changed = false;
     r
-}
-
-/// Convenience for building the start-up policy in tests and the server.
-#[allow(dead_code)]
-pub(crate) fn default_auth_policy() -> AuthPolicy {
-    AuthPolicy::default()
 }

@@ -8,6 +8,38 @@ use super::catalog::{Body, Kind, Object, Target};
 use super::{auth, errors, props, unchanged};
 use super::{Account, Cell, Column, ResultSet, Session, SqlError};
 
+/// Properties of CREATE/ALTER SECURITY INTEGRATION (§5.14).
+const INTEGRATION_PROPERTIES: &[&str] = &[
+    "TYPE",
+    "ENABLED",
+    "COMMENT",
+    "EXTERNAL_OAUTH_TYPE",
+    "EXTERNAL_OAUTH_ISSUER",
+    "EXTERNAL_OAUTH_TOKEN_USER_MAPPING_CLAIM",
+    "EXTERNAL_OAUTH_SNOWFLAKE_USER_MAPPING_ATTRIBUTE",
+    "EXTERNAL_OAUTH_JWS_KEYS_URL",
+    "EXTERNAL_OAUTH_RSA_PUBLIC_KEY",
+    "EXTERNAL_OAUTH_RSA_PUBLIC_KEY_2",
+    "EXTERNAL_OAUTH_BLOCKED_ROLES_LIST",
+    "EXTERNAL_OAUTH_ALLOWED_ROLES_LIST",
+    "EXTERNAL_OAUTH_AUDIENCE_LIST",
+    "EXTERNAL_OAUTH_ANY_ROLE_MODE",
+    "EXTERNAL_OAUTH_SCOPE_DELIMITER",
+    "EXTERNAL_OAUTH_SCOPE_MAPPING_ATTRIBUTE",
+    "OAUTH_CLIENT",
+    "OAUTH_CLIENT_TYPE",
+    "OAUTH_REDIRECT_URI",
+    "OAUTH_ISSUE_REFRESH_TOKENS",
+    "OAUTH_REFRESH_TOKEN_VALIDITY",
+    "OAUTH_ENFORCE_PKCE",
+    "OAUTH_SINGLE_USE_REFRESH_TOKENS_REQUIRED",
+    "OAUTH_USE_SECONDARY_ROLES",
+    "PRE_AUTHORIZED_ROLES_LIST",
+    "BLOCKED_ROLES_LIST",
+    "OAUTH_ALLOW_NON_TLS_REDIRECT_URI",
+    "OAUTH_ALTERNATE_REDIRECT_URIS",
+];
+
 /// The parts of a `CREATE <kind>` of §5.20.
 pub(crate) struct CreateObject<'a> {
     pub kind: ObjectKind,
@@ -454,6 +486,9 @@ impl Account {
         let mut comment = None;
         let mut ty = None;
         for p in properties {
+            if !INTEGRATION_PROPERTIES.contains(&p.name.as_str()) {
+                return Err(errors::syntax(p.name.as_str()));
+            }
             match p.name.as_str() {
                 "COMMENT" => comment = props::opt_string(p)?,
                 "TYPE" => {
@@ -506,19 +541,24 @@ impl Account {
         if !self.catalog.owns(&roles, Target::Object(id)) {
             return Err(self.denied(&roles, Target::Object(id)));
         }
-        if let Some(o) = self.catalog.objects.get_mut(&id) {
-            for p in properties {
-                let key = p.name.as_str().to_owned();
-                if key == "COMMENT" {
-                    o.comment = props::opt_string(p)?;
-                    continue;
-                }
-                if let Body::Properties(list) = &mut o.body {
-                    list.retain(|(k, _)| *k != key);
-                    list.push((key, props::value_text(&p.value)));
-                }
+        let Some(mut o) = self.catalog.objects.get(&id).cloned() else {
+            return Err(errors::not_found(Kind::Integration, name));
+        };
+        for p in properties {
+            if !INTEGRATION_PROPERTIES.contains(&p.name.as_str()) || p.name.as_str() == "TYPE" {
+                return Err(errors::syntax(p.name.as_str()));
+            }
+            let key = p.name.as_str().to_owned();
+            if key == "COMMENT" {
+                o.comment = props::opt_string(p)?;
+                continue;
+            }
+            if let Body::Properties(list) = &mut o.body {
+                list.retain(|(k, _)| *k != key);
+                list.push((key, props::value_text(&p.value)));
             }
         }
+        self.catalog.objects.insert(id, o);
         Ok(ResultSet::status("Statement executed successfully."))
     }
 

@@ -9,7 +9,7 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use snowpat_sql::ast::{AddPat, ModifyPat, PatProperty};
 
-use super::catalog::{Kind, Pat, PatStatus};
+use super::catalog::{later, Kind, Pat, PatStatus};
 use super::{auth, errors, unchanged};
 use super::{
     Account, AuthMethod, Cell, Column, ColumnType, PatSessionRules, ResultSet, Session, SqlError,
@@ -54,7 +54,7 @@ impl Account {
     pub(crate) fn purge_expired_pats(&mut self, now: DateTime<Utc>) {
         self.catalog
             .pats
-            .retain(|p| now < p.expires_at + Duration::days(RETENTION_DAYS));
+            .retain(|p| now < later(p.expires_at, Duration::days(RETENTION_DAYS)));
     }
 
     fn live_token_count(&self, user: u64, now: DateTime<Utc>) -> usize {
@@ -214,10 +214,10 @@ impl Account {
             role_restriction: restriction,
             created_on: t,
             created_by: s.user_id,
-            expires_at: t + Duration::days(days),
+            expires_at: later(t, Duration::days(days)),
             disabled: false,
             comment: add.comment.clone(),
-            bypass_until: (mins > 0).then(|| t + Duration::minutes(mins)),
+            bypass_until: (mins > 0).then(|| later(t, Duration::minutes(mins))),
             rotated_to: None,
             days_to_expiry: days,
             last_used_on: None,
@@ -285,14 +285,14 @@ impl Account {
             id: rotated_id,
             name: rotated_name.clone(),
             created_on: t,
-            expires_at: t + Duration::hours(h),
+            expires_at: later(t, Duration::hours(h)),
             rotated_to: Some(name.to_owned()),
             last_used_on: None,
             ..old.clone()
         });
         let tok = &mut self.catalog.pats[idx];
         tok.digest = auth::sha256_hex(secret.expose_secret().as_bytes());
-        tok.expires_at = t + Duration::days(old.days_to_expiry);
+        tok.expires_at = later(t, Duration::days(old.days_to_expiry));
         Ok(ResultSet {
             columns: vec![
                 text_col("token_name"),
@@ -368,7 +368,7 @@ impl Account {
                     p.disabled = *d;
                 }
                 if let Some(m) = mins_to_bypass_network_policy_requirement {
-                    p.bypass_until = (*m > 0).then(|| t + Duration::minutes(*m));
+                    p.bypass_until = (*m > 0).then(|| later(t, Duration::minutes(*m)));
                 }
                 if let Some(c) = comment {
                     p.comment = Some(c.clone());

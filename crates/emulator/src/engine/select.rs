@@ -4,9 +4,8 @@
 use chrono::{DateTime, Utc};
 use snowpat_sql::ast::{Expr, Select};
 
-use super::catalog::Kind;
 use super::{errors, unchanged};
-use super::{Account, AuthMethod, Cell, Column, ColumnType, ResultSet, Session, SqlError};
+use super::{Account, Cell, Column, ColumnType, ResultSet, Session, SqlError};
 
 fn unknown_function(name: &str) -> SqlError {
     SqlError::new(
@@ -55,6 +54,22 @@ const CREDENTIAL_COLUMNS: &[(&str, ColumnType)] = &[
     ("LAST_ALTERED", ColumnType::TimestampLtz),
     ("EXPIRATION_DATE", ColumnType::TimestampLtz),
 ];
+
+/// The column name Snowflake gives an unaliased expression: its text, upper-cased.
+fn column_name(e: &Expr) -> String {
+    match e {
+        Expr::Wildcard => "*".into(),
+        Expr::Number(n) => n.clone(),
+        Expr::String(v) => format!("'{}'", v.replace('\'', "''")).to_uppercase(),
+        Expr::Bool(b) => b.to_string().to_uppercase(),
+        Expr::Null => "NULL".into(),
+        Expr::Column(c) => c.as_str().to_uppercase(),
+        Expr::Function { name, args } => {
+            let args: Vec<String> = args.iter().map(column_name).collect();
+            format!("{}({})", name.to_uppercase(), args.join(", "))
+        }
+    }
+}
 
 fn cell_text(c: &Cell) -> Option<String> {
     match c {
@@ -141,7 +156,7 @@ impl Account {
                     .alias
                     .as_ref()
                     .map(|a| a.as_str().to_owned())
-                    .unwrap_or_else(|| item.expr.default_column_name());
+                    .unwrap_or_else(|| column_name(&item.expr));
                 columns.push(Column {
                     name,
                     ty,
@@ -199,7 +214,6 @@ impl Account {
                 ),
             ));
         }
-        let _ = Kind::Account;
         self.select_credentials(s, sel, t)
     }
 
@@ -298,7 +312,7 @@ impl Account {
                             .alias
                             .as_ref()
                             .map(|a| a.as_str().to_owned())
-                            .unwrap_or_else(|| other.default_column_name()),
+                            .unwrap_or_else(|| column_name(other)),
                         ty,
                         nullable: true,
                     });
@@ -318,7 +332,6 @@ impl Account {
                     .collect()
             })
             .collect();
-        let _ = matches!(s.auth, AuthMethod::Internal);
         Ok(unchanged(ResultSet {
             columns,
             rows,
