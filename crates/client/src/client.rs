@@ -33,6 +33,7 @@ pub const USER_AGENT: &str = concat!("snowpat/", env!("CARGO_PKG_VERSION"));
 pub struct Statement {
     text: SecretString,
     count: u32,
+    asynchronous: bool,
     timeout: Option<u64>,
     database: Option<String>,
     schema: Option<String>,
@@ -48,6 +49,7 @@ impl Statement {
         Self {
             text: SecretString::from(text.into()),
             count: 1,
+            asynchronous: false,
             timeout: None,
             database: None,
             schema: None,
@@ -80,6 +82,14 @@ impl Statement {
     #[must_use]
     pub fn count(&self) -> u32 {
         self.count
+    }
+
+    /// Submit with `async=true`: Snowflake answers 202 at once and the client polls the handle
+    /// (protocols §2.3, §2.5).
+    #[must_use]
+    pub fn asynchronous(mut self) -> Self {
+        self.asynchronous = true;
+        self
     }
 
     /// Role for this request (case-sensitive, protocols §2.4).
@@ -360,6 +370,27 @@ impl Client {
         }
     }
 
+    /// A client for the same account and settings, sharing this one's connection pool and
+    /// limiter, authenticated by another credential (e.g. to prove a freshly minted PAT works).
+    #[must_use]
+    pub fn with_credential(&self, credential: Credential) -> Self {
+        let inner = &*self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                http: inner.http.clone(),
+                base: inner.base.clone(),
+                statements_url: inner.statements_url.clone(),
+                credential,
+                retry: inner.retry.clone(),
+                context: inner.context.clone(),
+                poll_timeout: inner.poll_timeout,
+                poll_interval: inner.poll_interval,
+                poll_max_interval: inner.poll_max_interval,
+                limiter: inner.limiter.clone(),
+            }),
+        }
+    }
+
     /// The base URL requests go to.
     #[must_use]
     pub fn base_url(&self) -> &BaseUrl {
@@ -381,11 +412,15 @@ impl Client {
             .map_err(|e| call.fail(ErrorKind::Decode(format!("cannot encode the request: {e}"))))?;
         let url = self.inner.statements_url.clone();
         let request_id = call.request_id.to_string();
+        let asynchronous = statement.asynchronous;
         let answer = self
             .send(&mut call, |http, retry| {
                 let mut query = vec![("requestId", request_id.as_str())];
                 if retry {
                     query.push(("retry", "true"));
+                }
+                if asynchronous {
+                    query.push(("async", "true"));
                 }
                 http.post(url.clone())
                     .query(&query)

@@ -1,6 +1,7 @@
 //! Adaptive concurrency for bulk callers: an AIMD limiter. Each HTTP attempt holds a permit; a
-//! 429 or 503 halves the limit (multiplicative decrease), every other answer grows it by
-//! `1 / limit` (additive increase: about one more slot per limit's worth of successes).
+//! 429 halves the limit (multiplicative decrease) at most once per window of `limit` answers (a
+//! burst of 429s from one overload counts once, as TCP cuts once per round trip), and every
+//! other answer grows it by `1 / limit` (additive increase: one more slot per window).
 //!
 //! Attach one to a [`crate::Client`] with [`crate::ClientBuilder::limiter`], then run many
 //! statements at once with [`crate::Client::execute_all`]; the limiter decides how many are on the
@@ -25,6 +26,7 @@ struct State {
     limit: f64,
     in_flight: usize,
     overloads: u64,
+    since_decrease: usize,
 }
 
 impl AimdLimiter {
@@ -38,6 +40,7 @@ impl AimdLimiter {
                 limit: as_f64(initial.clamp(min, max)),
                 in_flight: 0,
                 overloads: 0,
+                since_decrease: usize::MAX,
             }),
             changed: Notify::new(),
             min,
@@ -88,6 +91,7 @@ impl AimdLimiter {
         let grew = {
             let mut state = self.lock();
             let before = whole(state.limit);
+            state.since_decrease = state.since_decrease.saturating_add(1);
             state.limit = (state.limit + 1.0 / state.limit.max(1.0)).min(as_f64(self.max));
             whole(state.limit) > before
         };
@@ -96,11 +100,16 @@ impl AimdLimiter {
         }
     }
 
-    /// Records an overload (429 / 503).
+    /// Records an overload (429).
     pub fn on_overload(&self) {
         let mut state = self.lock();
         state.overloads += 1;
-        state.limit = (state.limit * self.decrease).max(as_f64(self.min));
+        if state.since_decrease >= whole(state.limit) {
+            state.limit = (state.limit * self.decrease).max(as_f64(self.min));
+            state.since_decrease = 0;
+        } else {
+            state.since_decrease = state.since_decrease.saturating_add(1);
+        }
     }
 
     fn release(&self) {
@@ -157,10 +166,22 @@ mod tests {
         limiter.on_overload();
         assert_eq!(limiter.limit(), 8);
         limiter.on_overload();
-        limiter.on_overload();
-        limiter.on_overload();
-        limiter.on_overload();
-        assert_eq!(limiter.limit(), 1, "never below min");
+        assert_eq!(limiter.limit(), 8, "one cut per window");
+        for _ in 0..4 {
+            for _ in 0..16 {
+                limiter.on_success();
+            }
+            limiter.on_overload();
+        }
+        assert!(limiter.limit() < 8, "{}", limiter.limit());
+        let small = AimdLimiter::new(2, 1, 4);
+        small.on_overload();
+        for _ in 0..4 {
+            small.on_success();
+            small.on_success();
+            small.on_overload();
+        }
+        assert_eq!(small.limit(), 1, "never below min");
         for _ in 0..3 {
             limiter.on_success();
         }
@@ -169,7 +190,7 @@ mod tests {
             limiter.on_success();
         }
         assert_eq!(limiter.limit(), 64, "never above max");
-        assert_eq!(limiter.overloads(), 5);
+        assert_eq!(limiter.overloads(), 6);
     }
 
     #[tokio::test]

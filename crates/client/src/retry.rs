@@ -70,10 +70,10 @@ pub fn retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
-/// Statuses that signal overload to an adaptive limiter.
+/// The status that signals overload to an adaptive limiter (429).
 #[must_use]
 pub(crate) fn overload_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 503)
+    status == StatusCode::TOO_MANY_REQUESTS
 }
 
 /// Transport failures retried: connect errors, timeouts, and a connection closed before (or
