@@ -25,6 +25,7 @@ use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
 use rsa::signature::{SignatureEncoding, Signer};
 use rsa::RsaPrivateKey;
+use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -109,15 +110,14 @@ impl fmt::Debug for Credential {
 
 /// Reads a token file: the whole file, trimmed.
 pub(crate) fn read_token_file(path: &Path) -> Result<SecretString, AuthError> {
-    let text = std::fs::read_to_string(path).map_err(|source| AuthError::TokenFile {
+    let mut text = std::fs::read_to_string(path).map_err(|source| AuthError::TokenFile {
         path: path.to_path_buf(),
         source,
     })?;
-    let secret = SecretString::from(text.trim());
-    if secret.expose_secret().is_empty() {
-        return Err(AuthError::EmptyToken(path.to_path_buf()));
-    }
-    Ok(secret)
+    let trimmed = text.trim();
+    let secret = (!trimmed.is_empty()).then(|| SecretString::from(trimmed));
+    text.zeroize();
+    secret.ok_or_else(|| AuthError::EmptyToken(path.to_path_buf()))
 }
 
 /// An RSA key pair for key-pair JWT authentication (protocols §3).
