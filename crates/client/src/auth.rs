@@ -362,6 +362,19 @@ mod tests {
     }
 
     #[test]
+    fn protocols_3_1_lifetime_is_capped_at_one_hour() {
+        let pair = KeyPair::from_key("EMULATOR", "admin", test_key())
+            .unwrap()
+            .with_lifetime(Duration::from_secs(7200), Duration::from_secs(9000));
+        let jwt = pair.sign_at(1000).unwrap();
+        let claims = jwt.expose_secret().split('.').nth(1).unwrap().to_owned();
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+        assert_eq!(claims["exp"], 1000 + 3600);
+        assert_eq!(pair.renew_before, Duration::from_secs(3600));
+    }
+
+    #[test]
     fn encrypted_and_garbage_keys_are_refused_by_kind() {
         let encrypted = SecretString::from(
             "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",

@@ -7,10 +7,13 @@
 //! - `auth`: PAT, key-pair JWT with renewal, token-type headers (protocols §1.2, §3).
 //! - `faults`: 1,000 PAT-creating statements under `--fault-rate 0.3 --drop-rate 0.2`, seeds 1–3,
 //!   each run once; retry budgets (protocols §2.8, §9).
+//! - `mock`: a scripted HTTP server for answers the emulator does not give on demand (500/502/504/408,
+//!   `Retry-After`, gzip partitions written by hand, malformed bodies, refused statuses).
 //! - `secrets`: a workload logged at trace level leaks no secret.
 
 mod auth;
 mod faults;
 mod harness;
+mod mock;
 mod secrets;
 mod sqlapi;
