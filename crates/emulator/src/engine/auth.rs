@@ -219,8 +219,8 @@ impl Account {
                 return Err(errors::pat_invalid());
             }
         }
-        // 4. status
-        if pat.status(t) != PatStatus::Active {
+        // 4. status (a disabled user cannot log in even if a token was re-enabled meanwhile)
+        if pat.status(t) != PatStatus::Active || user.disabled {
             return Err(errors::pat_invalid());
         }
         let policy = self.effective_auth_policy(&user);

@@ -367,7 +367,9 @@ pub(crate) fn role_not_available(role: &str) -> AuthError {
     AuthError::new(
         400,
         "390186",
-        format!("The role requested in the connection or the default role if none was requested in the connection ('{role}') is not available to the user."),
+        format!(
+            "Role '{role}' specified in the connect string is not granted to this user. Contact your local system administrator, or attempt to login with another role, e.g. PUBLIC."
+        ),
     )
 }
 

@@ -9,7 +9,10 @@
 //!   [`SqlError`] (§9). It never panics on any statement the parser accepts.
 //! * Every time-dependent rule reads [`Now`]: `account` (the account clock, moved only by the
 //!   control API) for account objects, `real` for client-signed JWTs (§6.9).
-//! * [`Account`] is `Serialize + Deserialize`: the server persists it for `--state`.
+//! * [`Account`] is `Serialize + Deserialize`: the server persists it for `--state`;
+//!   [`Account::apply_config`] re-applies `--pat-session-rules` to a restored account.
+//! * [`Account::internal_session`] opens a session the server uses for its own statements;
+//!   [`Account::cortex_allowed`] is the Cortex role check (protocols §7.1).
 //!
 //! # Layout
 //!
@@ -19,7 +22,8 @@
 //! | `privileges` | effective roles (§4.1), privilege checks (§4.2), name resolution (§1.1) |
 //! | `users` | CREATE/ALTER/DROP/DESCRIBE USER (§5.1–§5.3) |
 //! | `roles_grants` | roles, GRANT/REVOKE of roles, privileges, database roles, ownership (§5.4–§5.8) |
-//! | `policies` | authentication policies (§5.9), effective policy (§5.9.5), ALTER ACCOUNT (§5.10), network rules and policies (§5.11) |
+//! | `policies` | authentication policies (§5.9), effective policy (§5.9.5), ALTER ACCOUNT (§5.10) |
+//! | `network` | network rules and policies, their evaluation and the PAT network requirement (§5.11, §6.5) |
 //! | `pats` | ADD/ROTATE/MODIFY/REMOVE and SHOW USER PATS (§5.12, §6.1–§6.5, §6.7, §6.8) |
 //! | `objects` | databases, schemas, secrets, integrations and the admin/runtime objects (§5.13–§5.15, §5.20, §5.21) |
 //! | `show` | SHOW USERS/ROLES/GRANTS/... (§5.17) |
@@ -37,7 +41,8 @@
 //!   SHA-256 digests are stored and compared in constant time (§6.8).
 //! * PAT status is computed on read: EXPIRED (now ≥ expires_at) before DISABLED (§6.1); expired
 //!   tokens are purged 7 days after expiry.
-//! * [`ResultSet::changed`] is true exactly when the statement changed the account, and
+//! * [`ResultSet::changed`] is true exactly when the statement changed the account (the catalog
+//!   is compared before and after; failed statements change nothing), and
 //!   [`ResultSet::carries_secret`] for ADD and ROTATE rows that carry a secret.
 //! * `--pat-session-rules` ([`PatSessionRules`]) selects the §6.7 session rules S2–S5.
 //! * The SQL API's "USE only in multi-statement requests" (391911) is the server's business; the
@@ -62,8 +67,7 @@
 //! # Not modelled
 //!
 //! OAuth tokens and `SYSTEM$SHOW_OAUTH_CLIENT_SECRETS` (later work), CLIENT_TYPES/MFA enforcement,
-//! the READ checks of CREATE SERVICE on image repositories and secrets, ES256 key-pair JWTs,
-//! `KEYPAIR` rows in `ACCOUNT_USAGE.CREDENTIALS`.
+//! ES256 key-pair JWTs, named secondary-role lists, `KEYPAIR` rows in `ACCOUNT_USAGE.CREDENTIALS`.
 //!
 //! # Start-up account (§3.2)
 //!
@@ -80,6 +84,7 @@ mod auth;
 mod catalog;
 mod error;
 mod errors;
+mod network;
 mod objects;
 mod pats;
 mod policies;
@@ -428,6 +433,12 @@ impl Account {
         self.pat_session_rules
     }
 
+    /// Applies the start-up flags that are not account state to an account restored from
+    /// `--state` (today: `--pat-session-rules`; the network-policy flag only shapes a new account).
+    pub fn apply_config(&mut self, config: &AccountConfig) {
+        self.pat_session_rules = config.pat_session_rules;
+    }
+
     /// A session as `user` with its default role, for the server's own use (the control API
     /// rotates ADMIN's PAT through it). Never reachable by a client credential.
     pub fn internal_session(&self, user: &str) -> Option<Session> {
@@ -459,7 +470,13 @@ impl Account {
         if !self.catalog.users.contains_key(&session.user_id) {
             return Err(errors::not_found(Kind::User, &session.user_name));
         }
-        self.dispatch(session, statement, t)
+        // `changed` is decided by comparing the catalog before and after, so that it is true
+        // exactly when the statement changed the account (the request log's `executed`).
+        let before = serde_json::to_vec(&self.catalog).unwrap_or_default();
+        let mut result = self.dispatch(session, statement, t)?;
+        let after = serde_json::to_vec(&self.catalog).unwrap_or_default();
+        result.changed = before != after;
+        Ok(result)
     }
 
     fn dispatch(
@@ -726,12 +743,11 @@ impl Account {
                 let db = db.as_str();
                 let id = self.catalog.object_id(Kind::Database, &[db.to_owned()]);
                 let roles = self.effective_roles(s);
+                // §5.16: an existing database without USAGE answers 003001.
                 match id {
                     Some(id) if self.catalog.holds(&roles, "USAGE", Target::Object(id)) => {}
-                    Some(id) if self.catalog.holds_any(&roles, Target::Object(id)) => {
-                        return Err(errors::insufficient(Kind::Database, db))
-                    }
-                    _ => return Err(errors::not_found(Kind::Database, db)),
+                    Some(_) => return Err(errors::insufficient(Kind::Database, db)),
+                    None => return Err(errors::not_found(Kind::Database, db)),
                 }
                 s.database = Some(db.to_owned());
                 let public = vec![db.to_owned(), "PUBLIC".to_owned()];
@@ -749,7 +765,7 @@ impl Account {
                     (Some(d), Some(sc))
                         if self.catalog.holds(&roles, "USAGE", Target::Object(d))
                             && self.catalog.holds(&roles, "USAGE", Target::Object(sc)) => {}
-                    (Some(_), Some(sc)) if self.catalog.holds_any(&roles, Target::Object(sc)) => {
+                    (Some(_), Some(_)) => {
                         return Err(errors::insufficient(Kind::Schema, &path.join(".")))
                     }
                     _ => return Err(errors::not_found(Kind::Schema, &path.join("."))),

@@ -52,8 +52,10 @@ pub(crate) struct CreateObject<'a> {
 }
 
 impl Account {
+    /// IF NOT EXISTS / OR REPLACE handling; replacing needs OWNERSHIP of the existing object.
     fn exists_answer(
         &self,
+        s: &Session,
         existing: Option<u64>,
         or_replace: bool,
         if_not_exists: bool,
@@ -69,6 +71,12 @@ impl Account {
                 )))));
             }
             return Err(errors::already_exists(name));
+        }
+        if let Some(id) = existing {
+            let roles = self.effective_roles(s);
+            if !self.catalog.owns(&roles, Target::Object(id)) {
+                return Err(self.denied(&roles, Target::Object(id)));
+            }
         }
         Ok(None)
     }
@@ -148,7 +156,7 @@ impl Account {
     ) -> Result<ResultSet, SqlError> {
         let path = vec![name.to_owned()];
         let existing = self.catalog.object_id(Kind::Database, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, name)? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, name)? {
             return Ok(r);
         }
         let roles = self.primary_roles(s);
@@ -229,7 +237,7 @@ impl Account {
             return Err(self.denied(&self.effective_roles(s), Target::Object(db)));
         }
         let existing = self.catalog.object_id(Kind::Schema, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, &path[1])? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, &path[1])? {
             return Ok(r);
         }
         let display = path[1].clone();
@@ -336,7 +344,7 @@ impl Account {
         let path = self.object_path(s, name, statement)?;
         self.check_create_in_schema(s, &path[..2], statement)?;
         let existing = self.catalog.object_id(Kind::Secret, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, &path[2])? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, &path[2])? {
             return Ok(r);
         }
         let mut secret_type = None;
@@ -479,7 +487,7 @@ impl Account {
         self.require_account_priv(&roles, "CREATE INTEGRATION")?;
         let path = vec![name.to_owned()];
         let existing = self.catalog.object_id(Kind::Integration, &path);
-        if let Some(r) = self.exists_answer(existing, or_replace, if_not_exists, name)? {
+        if let Some(r) = self.exists_answer(s, existing, or_replace, if_not_exists, name)? {
             return Ok(r);
         }
         let mut stored = Vec::new();
@@ -597,7 +605,7 @@ impl Account {
         };
         let existing = self.catalog.object_id(kind, &path);
         let short = path.last().cloned().unwrap_or_default();
-        if let Some(r) = self.exists_answer(existing, c.or_replace, c.if_not_exists, &short)? {
+        if let Some(r) = self.exists_answer(s, existing, c.or_replace, c.if_not_exists, &short)? {
             return Ok(r);
         }
         let mut stored: Vec<(String, String)> = Vec::new();
@@ -610,7 +618,8 @@ impl Account {
             }
         }
         if kind == Kind::Service {
-            let roles = self.effective_roles(s);
+            // The service's owner (the primary role) needs the privileges (§5.20).
+            let roles = self.primary_roles(s);
             let pool = c.in_compute_pool.ok_or_else(|| errors::syntax("<EOF>"))?;
             let pid = self
                 .catalog
@@ -618,6 +627,9 @@ impl Account {
                 .ok_or_else(|| errors::not_found(Kind::ComputePool, pool.as_str()))?;
             if !self.catalog.holds(&roles, "USAGE", Target::Object(pid)) {
                 return Err(self.denied(&roles, Target::Object(pid)));
+            }
+            if let Some(spec) = c.specification {
+                self.check_service_references(s, &path, spec)?;
             }
             let public = c
                 .specification
@@ -650,6 +662,73 @@ impl Account {
         Ok(ResultSet::status(format!(
             "{word} {short} successfully created."
         )))
+    }
+
+    /// CREATE SERVICE: READ on the image repository of every `image:` and on every secret a
+    /// `snowflakeSecret` names, for the service's owner role (§5.20, seed 002).
+    fn check_service_references(
+        &self,
+        s: &Session,
+        service: &[String],
+        spec: &str,
+    ) -> Result<(), SqlError> {
+        let roles = self.primary_roles(s);
+        let lines: Vec<&str> = spec.lines().collect();
+        let value = |line: &str, key: &str| -> Option<String> {
+            let at = line.find(key)?;
+            let v = line[at + key.len()..]
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'' || c == '{' || c == '}' || c == ',')
+                .trim();
+            (!v.is_empty()).then(|| v.to_owned())
+        };
+        for (i, line) in lines.iter().enumerate() {
+            if let Some(image) = value(line, "image:") {
+                // /db/schema/repo/name:tag, matched case-insensitively
+                let parts: Vec<&str> = image.trim_start_matches('/').split('/').collect();
+                if parts.len() >= 4 {
+                    let repo = self.catalog.objects.values().find(|o| {
+                        o.kind == Kind::ImageRepository
+                            && o.path.len() == 3
+                            && o.path
+                                .iter()
+                                .zip(&parts)
+                                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+                    });
+                    match repo {
+                        Some(r) if self.catalog.holds(&roles, "READ", Target::Object(r.id)) => {}
+                        Some(r) => return Err(self.denied(&roles, Target::Object(r.id))),
+                        None => {
+                            return Err(errors::not_found(
+                                Kind::ImageRepository,
+                                &parts[..3].join(".").to_uppercase(),
+                            ))
+                        }
+                    }
+                }
+            }
+            let secret = value(line, "snowflakeSecret:").or_else(|| {
+                line.contains("snowflakeSecret:")
+                    .then(|| lines.get(i + 1).and_then(|next| value(next, "objectName:")))
+                    .flatten()
+            });
+            if let Some(name) = secret {
+                let parts = props::split_qualified(&name);
+                let path: Vec<String> = match parts.len() {
+                    1 => vec![service[0].clone(), service[1].clone(), parts[0].clone()],
+                    2 => vec![service[0].clone(), parts[0].clone(), parts[1].clone()],
+                    _ => parts,
+                };
+                let id = self
+                    .catalog
+                    .object_id(Kind::Secret, &path)
+                    .ok_or_else(|| errors::not_found(Kind::Secret, &path.join(".")))?;
+                if !self.catalog.holds(&roles, "READ", Target::Object(id)) {
+                    return Err(self.denied(&roles, Target::Object(id)));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn drop_object(

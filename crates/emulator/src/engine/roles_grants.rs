@@ -263,6 +263,10 @@ impl Account {
             if self.catalog.roles.get(&old).is_some_and(|r| r.system) {
                 return Err(errors::system_role(name));
             }
+            let all = self.effective_roles(s);
+            if !self.catalog.owns(&all, Target::Role(old)) {
+                return Err(errors::insufficient(Kind::Role, name));
+            }
             self.catalog.roles.remove(&old);
             self.catalog.forget_target(Target::Role(old));
         }

@@ -43,20 +43,60 @@ fn yn(b: bool) -> Cell {
     Cell::Text(if b { "Y" } else { "N" }.into())
 }
 
-/// SQL LIKE, case-insensitive, with `%` and `_` (and `\` escapes).
+/// SQL LIKE, case-insensitive, with `%` and `_` (and `\\` escapes); linear-space dynamic
+/// programming, so no pattern can make it slow.
 pub(crate) fn like(pattern: &str, s: &str) -> bool {
-    let p: Vec<char> = pattern.to_lowercase().chars().collect();
-    let s: Vec<char> = s.to_lowercase().chars().collect();
-    fn go(p: &[char], s: &[char]) -> bool {
-        match p.first() {
-            None => s.is_empty(),
-            Some('%') => (0..=s.len()).any(|i| go(&p[1..], &s[i..])),
-            Some('_') => !s.is_empty() && go(&p[1..], &s[1..]),
-            Some('\\') if p.len() > 1 => s.first() == Some(&p[1]) && go(&p[2..], &s[1..]),
-            Some(c) => s.first() == Some(c) && go(&p[1..], &s[1..]),
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tok {
+        Any,
+        One,
+        Lit(char),
+    }
+    let mut toks = Vec::new();
+    let mut chars = pattern
+        .to_lowercase()
+        .chars()
+        .collect::<Vec<_>>()
+        .into_iter();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => {
+                if toks.last() != Some(&Tok::Any) {
+                    toks.push(Tok::Any);
+                }
+            }
+            '_' => toks.push(Tok::One),
+            '\\' => toks.push(Tok::Lit(chars.next().unwrap_or('\\'))),
+            c => toks.push(Tok::Lit(c)),
         }
     }
-    go(&p, &s)
+    let text: Vec<char> = s.to_lowercase().chars().collect();
+    // m[j]: the first i tokens match the first j characters.
+    let mut m = vec![false; text.len() + 1];
+    m[0] = true;
+    for tok in toks {
+        let mut next = vec![false; text.len() + 1];
+        match tok {
+            Tok::Any => {
+                let mut seen = false;
+                for j in 0..=text.len() {
+                    seen |= m[j];
+                    next[j] = seen;
+                }
+            }
+            Tok::One => {
+                let n = text.len();
+                next[1..=n].copy_from_slice(&m[..n]);
+            }
+            Tok::Lit(c) => {
+                for j in 1..=text.len() {
+                    next[j] = m[j - 1] && text[j - 1] == c;
+                }
+            }
+        }
+        m = next;
+    }
+    m[text.len()]
 }
 
 /// Sorts rows by name and applies LIKE, STARTS WITH, LIMIT ... FROM (§5.17).
@@ -765,6 +805,44 @@ impl Account {
             if !all && !self.catalog.holds_any(&roles, Target::Object(o.id)) {
                 continue;
             }
+            // SHOW INTEGRATIONS and SHOW NETWORK POLICIES have their own documented layouts.
+            match &o.body {
+                Body::Properties(p) if k == Kind::Integration => {
+                    let get = |key: &str| p.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+                    let row = vec![
+                        text(o.name()),
+                        text(get("TYPE").unwrap_or_else(|| "EXTERNAL_ACCESS".into())),
+                        text(if get("TYPE").is_some() {
+                            "SECURITY"
+                        } else {
+                            "EXTERNAL_ACCESS"
+                        }),
+                        text(
+                            get("ENABLED")
+                                .unwrap_or_else(|| "false".into())
+                                .to_lowercase(),
+                        ),
+                        opt(&o.comment),
+                        Cell::Timestamp(o.created_on),
+                    ];
+                    rows.push((o.name().to_owned(), row));
+                    continue;
+                }
+                Body::NetworkPolicy(np) => {
+                    let row = vec![
+                        Cell::Timestamp(o.created_on),
+                        text(o.name()),
+                        text(o.comment.clone().unwrap_or_default()),
+                        Cell::Number(np.allowed_ips.len().to_string()),
+                        Cell::Number(np.blocked_ips.len().to_string()),
+                        Cell::Number(np.allowed_rules.len().to_string()),
+                        Cell::Number(np.blocked_rules.len().to_string()),
+                    ];
+                    rows.push((o.name().to_owned(), row));
+                    continue;
+                }
+                _ => {}
+            }
             let mut row = vec![Cell::Timestamp(o.created_on), text(o.name())];
             if in_container {
                 row.push(text(o.path[0].clone()));
@@ -780,26 +858,27 @@ impl Account {
                     row.push(text(&r.mode));
                     row.push(Cell::Number(r.values.len().to_string()));
                 }
-                Body::NetworkPolicy(np) => {
-                    row.push(Cell::Number(np.allowed_ips.len().to_string()));
-                    row.push(Cell::Number(np.blocked_ips.len().to_string()));
-                    row.push(Cell::Number(np.allowed_rules.len().to_string()));
-                    row.push(Cell::Number(np.blocked_rules.len().to_string()));
-                }
                 Body::Secret { secret_type, .. } => row.push(text(secret_type)),
-                Body::Properties(p) if k == Kind::Integration => {
-                    let ty = p.iter().find(|(k, _)| k == "TYPE").map(|(_, v)| v.clone());
-                    let enabled = p
-                        .iter()
-                        .find(|(k, _)| k == "ENABLED")
-                        .map(|(_, v)| v.clone());
-                    row.push(text(ty.unwrap_or_default()));
-                    row.push(text("SECURITY"));
-                    row.push(text(enabled.unwrap_or_else(|| "false".into())));
-                }
                 _ => {}
             }
             rows.push((o.name().to_owned(), row));
+        }
+        if k == Kind::Integration {
+            let mut cols = text_cols(&["name", "type", "category", "enabled", "comment"]);
+            cols.push(ts_col("created_on"));
+            return Ok(result(cols, apply_filter(rows, filter)));
+        }
+        if k == Kind::NetworkPolicy {
+            let cols = vec![
+                ts_col("created_on"),
+                Column::text("name"),
+                Column::text("comment"),
+                num_col("entries_in_allowed_ip_list"),
+                num_col("entries_in_blocked_ip_list"),
+                num_col("entries_in_allowed_network_rules"),
+                num_col("entries_in_blocked_network_rules"),
+            ];
+            return Ok(result(cols, apply_filter(rows, filter)));
         }
         let mut cols = vec![ts_col("created_on"), Column::text("name")];
         if in_container {
@@ -814,16 +893,29 @@ impl Account {
                 cols.extend(text_cols(&["type", "mode"]));
                 cols.push(num_col("entries_in_valuelist"));
             }
-            Kind::NetworkPolicy => cols.extend([
-                num_col("entries_in_allowed_ip_list"),
-                num_col("entries_in_blocked_ip_list"),
-                num_col("entries_in_allowed_network_rules"),
-                num_col("entries_in_blocked_network_rules"),
-            ]),
             Kind::Secret => cols.push(Column::text("secret_type")),
-            Kind::Integration => cols.extend(text_cols(&["type", "category", "enabled"])),
             _ => {}
         }
         Ok(result(cols, apply_filter(rows, filter)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    #[test]
+    fn like_is_case_insensitive_with_wildcards_and_escapes() {
+        assert!(like("analyst", "ANALYST"));
+        assert!(like("a%t", "ANALYST"));
+        assert!(like("_NALYS_", "analyst"));
+        assert!(!like("a_", "abc"));
+        assert!(like("%", ""));
+        assert!(like("a\\_b", "a_b"));
+        assert!(!like("a\\_b", "axb"));
+        assert!(like("a\"b", "a\"b"));
+        let long = "a".repeat(5000);
+        assert!(!like(&format!("{}b", "%".repeat(200)), &long));
+        assert!(like(&"%a".repeat(100), &long));
     }
 }

@@ -50,6 +50,19 @@ fn forbidden_for_service(u: &User) -> Option<&'static str> {
     })
 }
 
+/// A SERVICE-forbidden property supplied (with a non-NULL value) in this statement.
+fn supplied_forbidden(u: &User, properties: &[Property]) -> Option<&'static str> {
+    if u.user_type.as_deref() != Some("SERVICE") {
+        return None;
+    }
+    properties.iter().find_map(|p| {
+        SERVICE_FORBIDDEN
+            .iter()
+            .copied()
+            .find(|f| *f == p.name.as_str() && !matches!(p.value, Value::Null))
+    })
+}
+
 impl Account {
     /// Applies one property to a user record; network policies are resolved by the caller.
     fn set_user_property(&self, u: &mut User, p: &Property) -> Result<(), SqlError> {
@@ -182,6 +195,12 @@ impl Account {
             }
             return Err(errors::already_exists(name));
         }
+        if let Some(old) = existing {
+            let roles = self.effective_roles(s);
+            if !self.catalog.owns(&roles, Target::User(old)) {
+                return Err(errors::insufficient(Kind::User, name));
+            }
+        }
         let mut u = User {
             name: name.to_owned(),
             login_name: name.to_owned(),
@@ -197,7 +216,8 @@ impl Account {
             self.set_user_property(&mut u, p)?;
         }
         u.login_name = u.login_name.to_uppercase();
-        if let Some(prop) = forbidden_for_service(&u) {
+        if let Some(prop) = supplied_forbidden(&u, properties).or_else(|| forbidden_for_service(&u))
+        {
             return Err(errors::service_property(prop));
         }
         u.network_policy = np;
@@ -351,7 +371,8 @@ impl Account {
             }
             self.set_user_property(&mut u, p)?;
         }
-        if let Some(prop) = forbidden_for_service(&u) {
+        if let Some(prop) = supplied_forbidden(&u, properties).or_else(|| forbidden_for_service(&u))
+        {
             return Err(errors::service_property(prop));
         }
         // §5.2: disabling a user disables all of its tokens; enabling leaves them disabled.

@@ -81,25 +81,34 @@ pub(crate) fn rotate_admin_pat(core: &mut Core) -> Result<SecretString, ServerEr
         .ok_or_else(|| ServerError::Bootstrap("ROTATE PAT returned no secret".into()))
 }
 
-/// The admin PAT at start-up: added on a fresh account, rotated (grace 0) on a restored one. If
-/// the restored account has no such token yet (first run with the flag), it is added.
+/// The admin PAT at start-up: added on a fresh account, rotated (grace 0) on a restored one.
 pub(crate) fn admin_pat(core: &mut Core, restored: bool) -> Result<SecretString, ServerError> {
     if restored {
-        match rotate_admin_pat(core) {
-            Ok(secret) => return Ok(secret),
-            Err(error) => {
-                tracing::info!(%error, "no admin token to rotate in the restored state; adding one");
-            }
-        }
+        rotate_or_add_admin_pat(core)
+    } else {
+        add_admin_pat(core)
     }
-    add_admin_pat(core)
 }
 
-/// Rotates the admin PAT, or adds it when it does not exist yet (control API).
+/// Rotates the admin PAT (grace 0). When there is nothing to rotate — no such token yet (first
+/// run with `--admin-token-file` on an existing state), or it has expired — the token is added,
+/// after removing an expired one that still holds the name.
 pub(crate) fn rotate_or_add_admin_pat(core: &mut Core) -> Result<SecretString, ServerError> {
     match rotate_admin_pat(core) {
+        Ok(secret) => return Ok(secret),
+        Err(error) => tracing::info!(%error, "admin token not rotatable; adding it"),
+    }
+    match add_admin_pat(core) {
         Ok(secret) => Ok(secret),
-        Err(_) => add_admin_pat(core),
+        Err(error) => {
+            tracing::info!(%error, "admin token name taken; replacing the token");
+            let remove = alter_admin(AlterUserAction::RemovePat {
+                if_exists: true,
+                name: Ident::new(ADMIN_TOKEN_NAME),
+            });
+            run_as_admin(core, &remove)?;
+            add_admin_pat(core)
+        }
     }
 }
 

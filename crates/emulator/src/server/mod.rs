@@ -385,7 +385,10 @@ async fn accept_loop(listener: TcpListener, router: Router, mut shutdown: onesho
             }
         });
         connections.spawn(async move {
+            // The timer enables hyper's header read timeout (30 s), so an idle half-sent
+            // request cannot hold a connection task forever.
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 result = connection => {
@@ -471,5 +474,76 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn router() -> Router {
+        let shared = state::Shared::start(Config::default()).expect("start-up");
+        app(Arc::new(shared))
+    }
+
+    async fn json_of(response: axum::response::Response) -> serde_json::Value {
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        serde_json::from_slice(&bytes).expect("JSON body")
+    }
+
+    #[tokio::test]
+    async fn healthz_answers_without_a_token() {
+        let response = router()
+            .oneshot(
+                Request::get("/emulator/v1/healthz")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn control_api_is_404_without_a_control_token_file() {
+        let response = router()
+            .oneshot(
+                Request::post("/emulator/v1/clock")
+                    .body(Body::from(r#"{"advance_seconds":1}"#))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn statements_without_authorization_are_401_099922() {
+        let response = router()
+            .oneshot(
+                Request::post("/api/v2/statements")
+                    .header("content-type", "application/json")
+                    .body(Body::from(r#"{"statement":"SELECT 1"}"#))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(json_of(response).await["code"], "099922");
+    }
+
+    #[test]
+    fn fractions_are_checked() {
+        assert!(parse_fraction("0.5").is_ok());
+        assert!(parse_fraction("1").is_ok());
+        assert!(parse_fraction("1.5").is_err());
+        assert!(parse_fraction("-0.1").is_err());
+        assert!(parse_fraction("half").is_err());
     }
 }

@@ -16,8 +16,8 @@ use super::faults::Executed;
 use super::log::LogLine;
 use super::query;
 use super::state::{
-    lock, CommitError, Core, HandleEntry, HandleState, IdemEntry, IdemOutcome, Shared, StoredReply,
-    StoredResult,
+    lock, CommitError, Core, HandleEntry, HandleState, IdemEntry, IdemOutcome, Pending, Shared,
+    StoredReply, StoredResult,
 };
 use super::wire::{self, code_body, json_response, peer_of};
 use crate::engine::{
@@ -575,6 +575,10 @@ fn run_statements(
     let mut failure: Option<SqlError> = None;
     let mut single: Option<(StoredResult, bool)> = None;
     let mut changed_any = false;
+    // A single statement with a client requestId is written together with its idempotency
+    // entry (one write), so a retry after a crash finds the answer whenever the change survived.
+    let defer = !run.multi && run.request_id_given;
+    let mut pending: Option<(Pending, LogLine)> = None;
     for text in pieces {
         let now = core.now();
         let child = if run.multi {
@@ -602,7 +606,16 @@ fn run_statements(
                 } else if let Some(error) = lock(&shared.faults).take(&kind) {
                     Err(error)
                 } else {
-                    match core.execute_committed(session, &statement, now) {
+                    let executed = if defer {
+                        core.execute_pending(session, &statement, now)
+                            .map(|(result, p)| {
+                                pending = Some((p, LogLine::default()));
+                                result
+                            })
+                    } else {
+                        core.execute_committed(session, &statement, now)
+                    };
+                    match executed {
                         Ok(result) => Ok(result),
                         Err(CommitError::Sql(error)) => Err(error),
                         Err(CommitError::Durability(error)) => {
@@ -624,7 +637,11 @@ fn run_statements(
                 changed_any |= result.changed;
                 line.code = Some("090001".into());
                 line.status = 200;
-                shared.log(line);
+                match pending.as_mut() {
+                    // Logged once durable.
+                    Some((_, deferred)) => *deferred = line,
+                    None => shared.log(line),
+                }
                 let stored = wire::stored_result(&result, run.nullable);
                 if run.multi {
                     core.insert_handle(
@@ -736,7 +753,20 @@ fn run_statements(
         );
         // The stored answer must be as durable as the change it reports, so that a retry after
         // a dropped connection or a crash still finds it.
-        if changed_any && core.has_state_file() {
+        if let Some((p, mut line)) = pending.take() {
+            if let Err(error) = core.commit(p) {
+                tracing::error!(%error, "state file could not be written; statement rolled back");
+                core.idempotency
+                    .remove(&(run.user_id, run.request_id.clone()));
+                core.handles.remove(&run.handle);
+                line.executed = false;
+                line.status = 500;
+                line.code = Some("000603".into());
+                shared.log(line);
+                return internal_error();
+            }
+            shared.log(line);
+        } else if changed_any && core.has_state_file() {
             if let Err(error) = core.persist() {
                 tracing::error!(%error, "state file could not be written after the idempotency entry");
             }

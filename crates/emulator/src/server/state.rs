@@ -124,6 +124,12 @@ struct StateIn {
     idempotency: Vec<IdemEntry>,
 }
 
+/// A change applied in memory, not yet written (see [`Core::execute_pending`]).
+pub(crate) struct Pending {
+    snapshot: Option<Vec<u8>>,
+    changed: bool,
+}
+
 /// Why a statement could not be committed.
 pub(crate) enum CommitError {
     Sql(SqlError),
@@ -173,6 +179,20 @@ impl Core {
         statement: &Statement,
         now: Now,
     ) -> Result<ResultSet, CommitError> {
+        let (result, pending) = self.execute_pending(session, statement, now)?;
+        self.commit(pending).map_err(CommitError::Durability)?;
+        Ok(result)
+    }
+
+    /// Runs one statement; a failure is already rolled back. A change is applied in memory but
+    /// not yet durable: the caller adds what must be written with it (the idempotency entry) and
+    /// then calls [`Core::commit`], so that both reach the state file in one write.
+    pub(crate) fn execute_pending(
+        &mut self,
+        session: &mut Session,
+        statement: &Statement,
+        now: Now,
+    ) -> Result<(ResultSet, Pending), CommitError> {
         let snapshot = if is_read_only(statement) {
             None
         } else {
@@ -181,24 +201,32 @@ impl Core {
                 Err(error) => return Err(CommitError::Durability(std::io::Error::other(error))),
             }
         };
-        let session_before = session.clone();
         match self.account.execute(session, statement, now) {
             Ok(result) => {
-                if result.changed {
-                    if let Err(error) = self.persist() {
-                        self.restore(snapshot.as_deref());
-                        *session = session_before;
-                        return Err(CommitError::Durability(error));
-                    }
-                }
-                Ok(result)
+                let pending = Pending {
+                    snapshot: if result.changed { snapshot } else { None },
+                    changed: result.changed,
+                };
+                Ok((result, pending))
             }
             Err(error) => {
                 self.restore(snapshot.as_deref());
-                *session = session_before;
                 Err(CommitError::Sql(error))
             }
         }
+    }
+
+    /// Makes a pending change durable; if the state file cannot be written, the change is
+    /// rolled back and the error returned.
+    pub(crate) fn commit(&mut self, pending: Pending) -> std::io::Result<()> {
+        if !pending.changed {
+            return Ok(());
+        }
+        if let Err(error) = self.persist() {
+            self.restore(pending.snapshot.as_deref());
+            return Err(error);
+        }
+        Ok(())
     }
 
     fn restore(&mut self, snapshot: Option<&[u8]>) {

@@ -185,3 +185,42 @@ async fn drop_sends_not_a_single_byte() {
     assert_eq!(creates.len(), 1);
     assert_eq!(creates[0]["executed"], true);
 }
+
+#[tokio::test]
+async fn protocols_2_8_secret_bearing_answers_are_kept_24_hours_of_account_clock() {
+    let emu = Emulator::start().await;
+    let token = emu.admin();
+    emu.admin_ok("CREATE USER KEEP_24H TYPE = PERSON").await;
+    let add = json!({"statement": "ALTER USER KEEP_24H ADD PAT KEEP_PAT DAYS_TO_EXPIRY = 30"});
+    let q = format!("?requestId={RID}");
+    let first = emu.post_statement(&token, &add, &q).await;
+    assert_eq!(first.status, 200, "{}", first.json);
+    let role = json!({"statement": "CREATE ROLE KEEP_ROLE"});
+    let rid2 = "8a0f3c55-6a4e-4b1f-9d2c-7e5b3a1c0d9e";
+    let q2 = format!("?requestId={rid2}");
+    assert_eq!(emu.post_statement(&token, &role, &q2).await.status, 200);
+
+    // Within 24 h: the stored secret comes back, nothing runs.
+    emu.advance_clock(23 * 3600).await;
+    let again = emu
+        .post_statement(&token, &add, &format!("{q}&retry=true"))
+        .await;
+    assert_eq!(again.json, first.json);
+
+    // After 24 h the secret-bearing answer is gone: the retry executes (and the token exists).
+    emu.advance_clock(2 * 3600).await;
+    let late = emu
+        .post_statement(&token, &add, &format!("{q}&retry=true"))
+        .await;
+    assert_eq!(late.status, 422, "{}", late.json);
+    assert_eq!(late.json["code"], "099901");
+    // An answer without a secret is still there.
+    let mark = emu.log_mark().await;
+    let kept = emu
+        .post_statement(&token, &role, &format!("{q2}&retry=true"))
+        .await;
+    assert_eq!(kept.status, 200, "{}", kept.json);
+    let lines = emu.control_log(mark).await;
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["executed"], false);
+}

@@ -7,6 +7,7 @@
 //! * `sqlapi` — SQL API v2 shapes, multi-statement, partitions, async, cancel (protocols §2).
 //! * `idempotency` — requestId + retry=true, drop replay (protocols §2.8).
 //! * `faults` — latency, seeded 429/503, drops, scripted statement faults.
+//! * `peers` — the TCP peer decides, never a forwarding header; control API loopback only.
 //! * `cortex` — Cortex endpoints: 200/401/403/400 (protocols §7).
 //! * `durability` — `--state` across restarts.
 
@@ -19,4 +20,5 @@ mod durability;
 mod faults;
 mod idempotency;
 mod input;
+mod peers;
 mod sqlapi;

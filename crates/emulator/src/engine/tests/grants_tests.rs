@@ -80,6 +80,14 @@ fn conformance_009_010_service_properties_and_drop() {
     )
     .unwrap_err();
     assert_eq!(e.code, "099915");
+    assert_eq!(
+        sql_code(
+            &mut a,
+            &mut sess,
+            "CREATE USER s5 TYPE = SERVICE MUST_CHANGE_PASSWORD = FALSE"
+        ),
+        "099915"
+    );
     sql(&mut a, &mut sess, "CREATE USER s3 FIRST_NAME = 'x'");
     assert_eq!(
         sql_code(&mut a, &mut sess, "ALTER USER s3 SET TYPE = SERVICE"),
@@ -413,7 +421,15 @@ fn use_database_requires_usage_and_sets_public() {
     let mut sess = admin(&a);
     sql(&mut a, &mut sess, "CREATE DATABASE d");
     let mut p = plain_session(&mut a, &mut sess, "pub");
-    assert_eq!(sql_code(&mut a, &mut p, "USE DATABASE d"), "002003");
+    let e = run(&mut a, &mut p, "USE DATABASE d").unwrap_err();
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        (
+            "003001",
+            "SQL access control error:\nInsufficient privileges to operate on database 'D'"
+        )
+    );
+    assert_eq!(sql_code(&mut a, &mut p, "USE DATABASE nope"), "002003");
     sql(
         &mut a,
         &mut sess,
@@ -479,4 +495,105 @@ fn unqualified_schema_objects_need_current_namespace() {
     )
     .unwrap_err();
     assert_eq!(e.code, "099940");
+}
+
+#[test]
+fn changed_is_true_exactly_when_the_account_changed() {
+    let mut a = account();
+    let mut sess = admin(&a);
+    sql(&mut a, &mut sess, "CREATE USER u");
+    assert!(sql(&mut a, &mut sess, "ALTER USER u SET COMMENT = 'x'").changed);
+    assert!(!sql(&mut a, &mut sess, "ALTER USER u SET COMMENT = 'x'").changed);
+    assert!(!sql(&mut a, &mut sess, "SHOW USERS").changed);
+    assert!(!sql(&mut a, &mut sess, "USE ROLE SYSADMIN").changed);
+    assert!(
+        !sql(
+            &mut a,
+            &mut sess,
+            "ALTER USER IF EXISTS ghost SET COMMENT = 'x'"
+        )
+        .changed
+    );
+}
+
+#[test]
+fn create_service_checks_pool_image_secrets_and_endpoint() {
+    let mut a = account();
+    let mut sess = admin(&a);
+    for t in [
+        "CREATE DATABASE d",
+        "CREATE IMAGE REPOSITORY d.public.repo",
+        "CREATE SECRET d.public.tok TYPE = GENERIC_STRING SECRET_STRING = 'x'",
+        "CREATE COMPUTE POOL pool",
+        "CREATE ROLE rt",
+        "GRANT ROLE rt TO USER admin",
+        "GRANT USAGE ON DATABASE d TO ROLE rt",
+        "GRANT USAGE ON SCHEMA d.public TO ROLE rt",
+        "GRANT CREATE SERVICE ON SCHEMA d.public TO ROLE rt",
+        "USE ROLE rt",
+    ] {
+        sql(&mut a, &mut sess, t);
+    }
+    let spec = "CREATE SERVICE d.public.svc IN COMPUTE POOL pool FROM SPECIFICATION $$\nspec:\n  containers:\n  - name: main\n    image: /d/public/repo/app:1\n    secrets:\n    - snowflakeSecret:\n        objectName: tok\n  endpoints:\n  - name: ui\n    public: true\n$$";
+    assert_eq!(sql_code(&mut a, &mut sess, spec), "002003");
+    for (grant, expect) in [
+        ("GRANT USAGE ON COMPUTE POOL pool TO ROLE rt", "002003"),
+        (
+            "GRANT READ ON IMAGE REPOSITORY d.public.repo TO ROLE rt",
+            "002003",
+        ),
+        ("GRANT READ ON SECRET d.public.tok TO ROLE rt", "003001"),
+    ] {
+        let mut adm = admin(&a);
+        sql(&mut a, &mut adm, grant);
+        let got = run(&mut a, &mut sess, spec).unwrap_err();
+        assert_eq!(got.code, expect, "after {grant}: {got}");
+    }
+    let e = run(&mut a, &mut sess, spec).unwrap_err();
+    assert!(e.message.contains("BIND SERVICE ENDPOINT"));
+    let mut adm = admin(&a);
+    sql(
+        &mut a,
+        &mut adm,
+        "GRANT BIND SERVICE ENDPOINT ON ACCOUNT TO ROLE rt",
+    );
+    sql(&mut a, &mut sess, spec);
+    assert_eq!(
+        sql_code(
+            &mut a,
+            &mut adm,
+            "GRANT OWNERSHIP ON SERVICE d.public.svc TO ROLE SYSADMIN"
+        ),
+        "099948"
+    );
+}
+
+#[test]
+fn or_replace_needs_ownership_of_the_existing_object() {
+    let mut a = account();
+    let mut sess = admin(&a);
+    sql(&mut a, &mut sess, "CREATE ROLE r");
+    sql(&mut a, &mut sess, "CREATE USER u");
+    sql(&mut a, &mut sess, "CREATE DATABASE d");
+    sql(&mut a, &mut sess, "GRANT ROLE USERADMIN TO USER u");
+    sql(&mut a, &mut sess, "GRANT ROLE SYSADMIN TO USER u");
+    let mut us = a.internal_session("U").unwrap_or_else(|| panic!("U"));
+    us.auth = AuthMethod::KeyPair;
+    sql(&mut a, &mut us, "USE ROLE USERADMIN");
+    assert_eq!(
+        sql_code(&mut a, &mut us, "CREATE OR REPLACE ROLE r"),
+        "003001"
+    );
+    assert_eq!(
+        sql_code(&mut a, &mut us, "CREATE OR REPLACE USER admin"),
+        "003001"
+    );
+    sql(&mut a, &mut us, "USE ROLE SYSADMIN");
+    assert_eq!(
+        sql_code(&mut a, &mut us, "CREATE OR REPLACE DATABASE d"),
+        "002003"
+    );
+    // the owner may replace
+    sql(&mut a, &mut sess, "CREATE OR REPLACE ROLE r");
+    sql(&mut a, &mut sess, "CREATE OR REPLACE DATABASE d");
 }

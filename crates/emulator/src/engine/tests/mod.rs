@@ -4,6 +4,7 @@ mod auth_tests;
 mod grants_tests;
 mod pat_tests;
 mod policy_tests;
+mod seed_tests;
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -350,6 +351,15 @@ fn bootstrap_account_round_trips_through_serde() {
     let b = account_with(false, PatSessionRules::Documented);
     assert!(b.catalog.account_network_policy.is_none());
     assert_eq!(b.pat_session_rules(), PatSessionRules::Documented);
+    let mut restored: Account =
+        serde_json::from_str(&serde_json::to_string(&b).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    restored.apply_config(&AccountConfig {
+        name: "EMULATOR".into(),
+        default_network_policy: false,
+        pat_session_rules: PatSessionRules::Observed,
+    });
+    assert_eq!(restored.pat_session_rules(), PatSessionRules::Observed);
 }
 
 #[test]

@@ -715,6 +715,13 @@ fn pat_session_rules_053_055_056_057() {
         let mut rs = pat_login(&mut a, &restricted, now()).unwrap_or_else(|e| panic!("{e}"));
         let add_d = add_pat(Some("D"), "X", Some("CORTEX_REST_API_ROLE"), None);
         if mode == PatSessionRules::Observed {
+            let none = a
+                .execute(&mut rs, &add_pat(Some("D"), "Y", None, None), now())
+                .unwrap_err();
+            assert_eq!(
+                none.message,
+                "The specified role restriction NONE does not match the session role AUTOMATION_ROLE."
+            );
             let e = a.execute(&mut rs, &add_d, now()).unwrap_err();
             assert_eq!(e.code, "099421");
             assert_eq!(
@@ -772,4 +779,87 @@ fn conformance_037_other_user_without_privilege() {
         code(&mut a, &mut b, add_pat(Some("P"), "T", None, None)),
         "003001"
     );
+}
+
+#[test]
+fn conformance_058_059_oauth_session_rules() {
+    for mode in [PatSessionRules::Observed, PatSessionRules::Documented] {
+        let mut a = account_with(true, mode);
+        let mut sess = admin(&a);
+        sql(&mut a, &mut sess, "CREATE ROLE analyst");
+        sql(&mut a, &mut sess, "CREATE USER u DEFAULT_ROLE = analyst");
+        sql(&mut a, &mut sess, "GRANT ROLE analyst TO USER u");
+        sql(&mut a, &mut sess, "CREATE ROLE other");
+        sql(&mut a, &mut sess, "GRANT ROLE other TO USER u");
+        // an OAuth session as the OAuth work will open it
+        let mut o = a.internal_session("U").unwrap_or_else(|| panic!("U"));
+        o.auth = AuthMethod::OAuth;
+        if mode == PatSessionRules::Observed {
+            assert_eq!(sql_code(&mut a, &mut o, "ALTER USER ADD PAT p"), "099420");
+            assert_eq!(
+                sql_code(
+                    &mut a,
+                    &mut o,
+                    "ALTER USER ADD PAT p ROLE_RESTRICTION = 'OTHER'"
+                ),
+                "099421"
+            );
+        } else {
+            sql(&mut a, &mut o, "ALTER USER ADD PAT p0");
+        }
+        sql(
+            &mut a,
+            &mut o,
+            "ALTER USER ADD PAT p ROLE_RESTRICTION = 'ANALYST'",
+        );
+    }
+}
+
+#[test]
+fn conformance_104_cortex_needs_cortex_user_after_opt_out() {
+    let (mut a, mut sess) = setup();
+    let secret = secret_of(&sql(
+        &mut a,
+        &mut sess,
+        "ALTER USER svc ADD PAT t ROLE_RESTRICTION = r",
+    ));
+    let s = pat_login(&mut a, &secret, now()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(a.cortex_allowed(&s));
+    sql(
+        &mut a,
+        &mut sess,
+        "REVOKE DATABASE ROLE SNOWFLAKE.CORTEX_USER FROM ROLE PUBLIC",
+    );
+    assert!(!a.cortex_allowed(&s));
+    sql(
+        &mut a,
+        &mut sess,
+        "GRANT DATABASE ROLE SNOWFLAKE.CORTEX_USER TO ROLE r",
+    );
+    assert!(a.cortex_allowed(&s));
+}
+
+#[test]
+fn disabled_user_cannot_use_a_reenabled_token() {
+    let (mut a, mut sess) = setup();
+    let secret = secret_of(&sql(
+        &mut a,
+        &mut sess,
+        "ALTER USER svc ADD PAT t ROLE_RESTRICTION = r",
+    ));
+    sql(&mut a, &mut sess, "ALTER USER svc SET DISABLED = TRUE");
+    sql(
+        &mut a,
+        &mut sess,
+        "ALTER USER svc MODIFY PAT t SET DISABLED = FALSE",
+    );
+    assert_eq!(
+        pat_login(&mut a, &secret, now())
+            .map(|_| ())
+            .unwrap_err()
+            .code,
+        "394400"
+    );
+    sql(&mut a, &mut sess, "ALTER USER svc SET DISABLED = FALSE");
+    assert!(pat_login(&mut a, &secret, now()).is_ok());
 }

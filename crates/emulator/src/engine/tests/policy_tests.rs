@@ -456,3 +456,33 @@ fn network_policy_ip_lists_and_blocking() {
         "099946"
     );
 }
+
+#[test]
+fn conformance_047_060_policy_default_expiry_from_a_keypair_session() {
+    let (mut a, mut sess) = with_d();
+    service_user(&mut a, &mut sess);
+    sql(&mut a, &mut sess, "USE SCHEMA d.public");
+    sql(
+        &mut a,
+        &mut sess,
+        "CREATE AUTHENTICATION POLICY p90 PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 90)",
+    );
+    sql(
+        &mut a,
+        &mut sess,
+        "ALTER USER svc SET AUTHENTICATION POLICY p90",
+    );
+    // a key-pair session of ADMIN
+    let mut kp = admin(&a);
+    kp.auth = AuthMethod::KeyPair;
+    sql(
+        &mut a,
+        &mut kp,
+        "ALTER USER svc ADD PAT t ROLE_RESTRICTION = 'r'",
+    );
+    let show = ok(&mut a, &mut kp, show_pats(Some("SVC")));
+    assert_eq!(
+        ts_at(&show, 0, "expires_at"),
+        Some(t0() + Duration::days(90))
+    );
+}
