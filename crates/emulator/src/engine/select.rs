@@ -131,6 +131,13 @@ impl Account {
                     }
                     "CURRENT_VERSION" => text(Some("9.0.0".into())),
                     "CURRENT_SESSION" => text(Some(s.user_id.to_string())),
+                    // §5.14: the client id and both secrets of a Snowflake OAuth integration.
+                    "SYSTEM$SHOW_OAUTH_CLIENT_SECRETS" => match args.as_slice() {
+                        [Expr::String(integration)] => {
+                            text(Some(self.show_oauth_client_secrets(s, integration)?))
+                        }
+                        _ => return Err(errors::syntax(name)),
+                    },
                     _ => return Err(unknown_function(name)),
                 }
             }

@@ -13,6 +13,8 @@
 //! | `POST /api/v2/cortex/v1/messages` | as above | protocols §7.3: Anthropic Messages shape |
 //! | `POST /api/v2/cortex/v1/chat/completions` | as above | protocols §7.4: OpenAI shape, SSE ending `data: [DONE]` with `"stream": true` |
 //! | `GET /api/v2/cortex/models` | bearer | the model catalogue |
+//! | `GET /oauth/authorize` | end user's Basic password or Bearer PAT/key-pair JWT | protocols §6.1: 302 to `redirect_uri?code=…&state=…` (codes single-use, 600 s) |
+//! | `POST /oauth/token-request` | client Basic (or `client_id` for PUBLIC clients) | protocols §6.2–§6.4: code + PKCE exchange, refresh with optional single-use rotation; errors in the §6.2 envelope |
 //! | `POST /emulator/v1/clock` | control token, loopback peer | `{"advance_seconds": N}` → `{"now": …}`: moves the account clock |
 //! | `POST /emulator/v1/admin-token` | control token, loopback peer | rotates ADMIN's `EMULATOR_ADMIN` PAT (grace 0) → `{"token": …}`, rewrites the admin token file |
 //! | `GET /emulator/v1/log?since=SEQ` | control token, loopback peer | request log, JSON lines with `seq > SEQ` |
@@ -53,6 +55,7 @@ mod cortex;
 mod faults;
 mod files;
 mod log;
+mod oauth;
 mod query;
 mod sqlapi;
 mod state;
@@ -418,6 +421,8 @@ pub(crate) fn app(shared: Arc<state::Shared>) -> Router {
             post(cortex::chat_completions),
         )
         .route("/api/v2/cortex/models", get(cortex::models))
+        .route("/oauth/authorize", get(oauth::authorize))
+        .route("/oauth/token-request", post(oauth::token_request))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             faults::layer,
