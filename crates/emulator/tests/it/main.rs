@@ -10,6 +10,7 @@
 //! * `peers` — the TCP peer decides, never a forwarding header; control API loopback only.
 //! * `cortex` — Cortex endpoints: 200/401/403/400 (protocols §7).
 //! * `durability` — `--state` across restarts.
+//! * `oauth` — External OAuth JWTs (rows 58–59) and Snowflake OAuth code/PKCE/refresh (protocols §5–§6).
 //! * `conformance_a` — snowflake-behaviour.md §10 rows 1–55 over the SQL API.
 
 mod harness;
@@ -21,6 +22,7 @@ mod durability;
 mod faults;
 mod idempotency;
 mod input;
+mod oauth;
 mod peers;
 mod sqlapi;
 
