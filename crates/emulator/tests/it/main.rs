@@ -12,10 +12,13 @@
 //! * `durability` — `--state` across restarts.
 //! * `oauth` — External OAuth JWTs (rows 58–59) and Snowflake OAuth code/PKCE/refresh (protocols §5–§6).
 //! * `conformance_a` — snowflake-behaviour.md §10 rows 1–55 over the SQL API.
+//! * `conformance_b` — snowflake-behaviour.md §10 rows 56–110 over the SQL API (PAT and key pair).
+//! * `seed_000` — seed 000 (cross-role PAT issuance) as written, troubleshooting errors included.
 
 mod harness;
 
 mod binary;
+mod conformance_b;
 mod control;
 mod cortex;
 mod durability;
@@ -24,6 +27,7 @@ mod idempotency;
 mod input;
 mod oauth;
 mod peers;
+mod seed_000;
 mod sqlapi;
 
 mod conformance_a;
