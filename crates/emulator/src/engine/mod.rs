@@ -84,6 +84,7 @@ mod auth;
 mod catalog;
 mod error;
 mod errors;
+mod mcp;
 mod network;
 mod objects;
 mod pats;
@@ -101,6 +102,7 @@ mod users;
 mod tests;
 
 pub use error::{AuthError, SqlError};
+pub use mcp::McpAccessError;
 pub use result::{Cell, Column, ColumnType, ResultSet};
 pub use session::{AuthContext, AuthMethod, Channel, Credential, Now, Session, TokenType};
 
