@@ -10,6 +10,8 @@
 //! * `peers` — the TCP peer decides, never a forwarding header; control API loopback only.
 //! * `cortex` — Cortex endpoints: 200/401/403/400 (protocols §7).
 //! * `durability` — `--state` across restarts.
+//! * `driver` — the connector protocol (protocols §4) and the driver rows of §10.
+//! * `mcp` — the managed MCP server endpoint (protocols §8).
 //! * `conformance_a` — snowflake-behaviour.md §10 rows 1–55 over the SQL API.
 
 mod harness;
@@ -17,10 +19,12 @@ mod harness;
 mod binary;
 mod control;
 mod cortex;
+mod driver;
 mod durability;
 mod faults;
 mod idempotency;
 mod input;
+mod mcp;
 mod peers;
 mod sqlapi;
 
