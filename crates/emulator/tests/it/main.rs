@@ -13,10 +13,13 @@
 //! * `driver` — the connector protocol (protocols §4) and the driver rows of §10.
 //! * `mcp` — the managed MCP server endpoint (protocols §8).
 //! * `conformance_a` — snowflake-behaviour.md §10 rows 1–55 over the SQL API.
+//! * `conformance_b` — snowflake-behaviour.md §10 rows 56–110 over the SQL API (PAT and key pair).
+//! * `seed_000` — seed 000 (cross-role PAT issuance) as written, troubleshooting errors included.
 
 mod harness;
 
 mod binary;
+mod conformance_b;
 mod control;
 mod cortex;
 mod driver;
@@ -26,6 +29,7 @@ mod idempotency;
 mod input;
 mod mcp;
 mod peers;
+mod seed_000;
 mod sqlapi;
 
 mod conformance_a;
