@@ -612,12 +612,9 @@ pub(crate) async fn query_request(
         desired,
     };
     let worker = shared.clone();
-    let mut response =
-        tokio::task::spawn_blocking(move || query_blocking(&worker, &driver, job, line))
-            .await
-            .unwrap_or_else(|_| internal_error());
-    response.extensions_mut().insert(Executed);
-    response
+    tokio::task::spawn_blocking(move || query_blocking(&worker, &driver, job, line))
+        .await
+        .unwrap_or_else(|_| internal_error())
 }
 
 /// `statementTypeId`: SELECT `0x1000` (fixture 4096), session control `0x4000`, transactions
@@ -905,10 +902,14 @@ fn query_blocking(shared: &Arc<Shared>, driver: &Driver, job: QueryJob, line: Lo
             failed,
         },
     );
-    if job.asynchronous {
-        return answer(&async_accepted(&qid));
-    }
-    answer(&body)
+    // Statements ran: `--drop-rate` may now close the connection without an answer.
+    let mut response = if job.asynchronous {
+        answer(&async_accepted(&qid))
+    } else {
+        answer(&body)
+    };
+    response.extensions_mut().insert(Executed);
+    response
 }
 
 /// A failure before any statement ran (unsplittable text, empty text, count mismatch).
