@@ -86,6 +86,7 @@ mod auth;
 mod catalog;
 mod error;
 mod errors;
+mod mcp;
 mod network;
 mod oauth;
 mod objects;
@@ -104,6 +105,7 @@ mod users;
 mod tests;
 
 pub use error::{AuthError, SqlError};
+pub use mcp::McpAccessError;
 pub use oauth::{
     percent_decode, percent_encode, AuthorizeRequest, OAuthError, TokenRequest,
     ACCESS_TOKEN_LIFETIME_SECS, CODE_LIFETIME_SECS,
