@@ -149,9 +149,8 @@ impl OAuthState {
         let keep = Duration::seconds(KEEP_EXPIRED_SECS);
         self.codes.retain(|_, c| later(c.expires_at, keep) > t);
         self.tokens.retain(|_, r| later(r.expires_at, keep) > t);
-        let tokens = &self.tokens;
-        self.grants
-            .retain(|id, _| tokens.values().any(|r| r.grant == *id));
+        let live: std::collections::BTreeSet<u64> = self.tokens.values().map(|r| r.grant).collect();
+        self.grants.retain(|id, _| live.contains(id));
     }
 }
 
@@ -504,6 +503,13 @@ impl Account {
             })
             .filter_map(|o| self.external_integration(o))
             .collect()
+    }
+
+    /// Forgets expired codes and tokens, and the credentials of dropped integrations.
+    fn purge_oauth(&mut self, t: DateTime<Utc>) {
+        self.oauth.purge(t);
+        let objects = &self.catalog.objects;
+        self.oauth.clients.retain(|id, _| objects.contains_key(id));
     }
 
     /// Whether `iss` is the issuer of an enabled External OAuth integration (protocols §1.3).
@@ -870,7 +876,7 @@ impl Account {
     ) -> Result<Session, AuthError> {
         let invalid = errors::oauth_invalid;
         let t = now.account;
-        self.oauth.purge(t);
+        self.purge_oauth(t);
         let record = self
             .oauth
             .tokens
@@ -1117,7 +1123,7 @@ impl Account {
         now: Now,
     ) -> Result<String, OAuthError> {
         let t = now.account;
-        self.oauth.purge(t);
+        self.purge_oauth(t);
         let client_id = req
             .client_id
             .as_deref()
@@ -1186,6 +1192,13 @@ impl Account {
         let session = self
             .authenticate(credential, context, now)
             .map_err(|e| OAuthError::login_required(e.message))?;
+        // The end user signs in with a password, a PAT or a key-pair JWT, not with an OAuth
+        // token (protocols §6.1 [E]).
+        if session.auth == AuthMethod::OAuth {
+            return Err(OAuthError::login_required(
+                "An OAuth token cannot sign in at the authorization endpoint.",
+            ));
+        }
         let user = self
             .catalog
             .users
@@ -1240,7 +1253,7 @@ impl Account {
         now: Now,
     ) -> Result<serde_json::Value, OAuthError> {
         let t = now.account;
-        self.oauth.purge(t);
+        self.purge_oauth(t);
         // Client authentication.
         let client = match &req.basic {
             Some((id, secret)) => {

@@ -171,11 +171,15 @@ impl Account {
                 });
                 row.push(cell);
             }
+            // Client secrets are secrets: stored answers keep them 24 h only (protocols §2.8).
+            let carries_secret = sel.items.iter().any(|item| {
+                matches!(&item.expr, Expr::Function { name, .. } if name == "SYSTEM$SHOW_OAUTH_CLIENT_SECRETS")
+            });
             return Ok(unchanged(ResultSet {
                 columns,
                 rows: vec![row],
                 changed: false,
-                carries_secret: false,
+                carries_secret,
             }));
         };
         let parts: Vec<String> = from.0.iter().map(|i| i.as_str().to_uppercase()).collect();

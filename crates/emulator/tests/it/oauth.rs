@@ -1364,3 +1364,57 @@ async fn snowflake_oauth_tokens_survive_a_restart_with_state() {
     let (status, body) = sql_oauth(&emu, text(&r1, "access_token"), "SELECT 1").await;
     assert_auth_error(status, &body, "390303");
 }
+
+#[tokio::test]
+async fn snowflake_oauth_disable_or_drop_integration_kills_tokens_and_oauth_cannot_sign_in() {
+    let emu = Emulator::start().await;
+    let client = create_client(&emu, "app", "").await;
+    let pat = end_user(&emu).await;
+    let (code, verifier) = get_code(&emu, &client, &pat, "refresh_token").await;
+    let (status, body) = exchange(&emu, &client, &code, &verifier, false).await;
+    assert_eq!(status, 200, "{body}");
+    let access = text(&body, "access_token").to_owned();
+    let refresh_token = text(&body, "refresh_token").to_owned();
+    // An OAuth access token is not an end-user sign-in at the authorization endpoint.
+    let (status, _, body) = authorize(
+        &emu,
+        &[
+            ("client_id", &client.id),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+        ],
+        Some(&access),
+    )
+    .await;
+    assert_oauth_error(status, &body, 401, "login_required");
+    let mark = emu.log_mark().await;
+    let (status, body) = sql_oauth(&emu, &access, "SELECT 1").await;
+    assert_eq!(status, 200, "{body}");
+    let lines = emu.control_log(mark).await;
+    assert!(lines.iter().any(|l| l["auth"] == "oauth"), "{lines:?}");
+    // Disabled: the access token and the client are refused; enabled again, they work.
+    emu.admin_ok("ALTER SECURITY INTEGRATION app SET ENABLED = FALSE")
+        .await;
+    let (status, body) = sql_oauth(&emu, &access, "SELECT 1").await;
+    assert_auth_error(status, &body, "390303");
+    let (status, body) = refresh(&emu, &client, &refresh_token).await;
+    assert_oauth_error(status, &body, 401, "invalid_client");
+    emu.admin_ok("ALTER SECURITY INTEGRATION app SET ENABLED = TRUE")
+        .await;
+    let (status, body) = sql_oauth(&emu, &access, "SELECT 1").await;
+    assert_eq!(status, 200, "{body}");
+    // Dropped: gone for good, and so are its secrets.
+    emu.admin_ok("DROP INTEGRATION app").await;
+    let (status, body) = sql_oauth(&emu, &access, "SELECT 1").await;
+    assert_auth_error(status, &body, "390303");
+    let (status, body) = refresh(&emu, &client, &refresh_token).await;
+    assert_oauth_error(status, &body, 401, "invalid_client");
+    let (status, body) = emu
+        .sql(
+            &emu.admin(),
+            "SELECT SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('APP')",
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "002003", "{body}");
+}
