@@ -335,6 +335,20 @@ async fn external_oauth_use_role_follows_any_role_mode() {
     let (status, body) = use_then_role(&emu, &idp.sign(&c), "USE ROLE other").await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "099920", "{body}");
+    // ... and so is another role in the request (protocols §1.4): 400 390186.
+    let a = answer(
+        emu.client
+            .post(format!("{}/api/v2/statements", emu.url))
+            .bearer_auth(idp.sign(&c))
+            .header("X-Snowflake-Authorization-Token-Type", "OAUTH")
+            .json(&json!({ "statement": "SELECT 1", "role": "OTHER" }))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(a.status, 400, "{}", a.json);
+    assert_eq!(a.json["code"], "390186", "{}", a.json);
     // ENABLE: a granted role may be used.
     let emu = external_setup(&idp, "EXTERNAL_OAUTH_ANY_ROLE_MODE = 'ENABLE'").await;
     let (status, body) = use_then_role(&emu, &idp.sign(&c), "USE ROLE other").await;
@@ -1417,4 +1431,50 @@ async fn snowflake_oauth_disable_or_drop_integration_kills_tokens_and_oauth_cann
         .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "002003", "{body}");
+}
+
+#[tokio::test]
+async fn external_oauth_privileged_default_and_enable_for_privilege() {
+    let idp = Idp::new();
+    let emu = external_setup(
+        &idp,
+        "EXTERNAL_OAUTH_ANY_ROLE_MODE = 'ENABLE_FOR_PRIVILEGE'",
+    )
+    .await;
+    emu.admin_ok("GRANT ROLE accountadmin TO USER analyst_user")
+        .await;
+    let admin_scope = claims("analyst@example.com", &["session:role:ACCOUNTADMIN"]);
+    let (status, body) = sql_oauth(&emu, &idp.sign(&admin_scope), "SELECT 1").await;
+    assert_auth_error(status, &body, "390303");
+    // The account parameter lifts the privileged-role default (protocols §5.2).
+    emu.admin_ok("ALTER ACCOUNT SET EXTERNAL_OAUTH_ADD_PRIVILEGED_ROLES_TO_BLOCKED_LIST = FALSE")
+        .await;
+    let (status, body) = sql_oauth(&emu, &idp.sign(&admin_scope), "SELECT CURRENT_ROLE()").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], json!([["ACCOUNTADMIN"]]));
+    // ENABLE_FOR_PRIVILEGE: USE ROLE needs USE_ANY_ROLE on the integration.
+    emu.admin_ok("REVOKE ROLE accountadmin FROM USER analyst_user")
+        .await;
+    let c = claims("analyst@example.com", &["session:role:ANALYST"]);
+    let (status, body) = use_then_role(&emu, &idp.sign(&c), "USE ROLE other").await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "099920", "{body}");
+    emu.admin_ok("GRANT USE_ANY_ROLE ON INTEGRATION idp TO ROLE analyst")
+        .await;
+    let (status, body) = use_then_role(&emu, &idp.sign(&c), "USE ROLE other").await;
+    assert_eq!(status, 200, "{body}");
+    // The requested-role header follows the same rule.
+    let a = answer(
+        emu.client
+            .post(format!("{}/api/v2/statements", emu.url))
+            .bearer_auth(idp.sign(&c))
+            .header("X-Snowflake-Authorization-Token-Type", "OAUTH")
+            .json(&json!({ "statement": "SELECT CURRENT_ROLE()", "role": "OTHER" }))
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(a.json["data"], json!([["OTHER"]]));
 }
