@@ -1032,6 +1032,9 @@ pub fn percent_decode(s: &str) -> Option<String> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = s.get(i + 1..i + 3)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -1544,6 +1547,8 @@ mod tests {
         assert_eq!(percent_decode(&percent_encode(s)).as_deref(), Some(s));
         assert_eq!(percent_decode("%4"), None);
         assert_eq!(percent_decode("%ZZ"), None);
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(percent_decode("%é"), None);
     }
 
     #[test]

@@ -176,6 +176,8 @@ pub(crate) async fn authorize(State(shared): State<Arc<Shared>>, request: Reques
     match outcome {
         Ok(location) => {
             line.status = 302;
+            // A new authorization code is account state.
+            line.executed = true;
             shared.log(line);
             let mut response = StatusCode::FOUND.into_response();
             match HeaderValue::from_str(&location) {
@@ -249,6 +251,7 @@ pub(crate) async fn token_request(State(shared): State<Arc<Shared>>, request: Re
     match outcome {
         Ok(body) => {
             line.status = 200;
+            line.executed = true;
             line.auth = Some("oauth");
             line.user = body["username"].as_str().map(str::to_owned);
             shared.log(line);
