@@ -1478,3 +1478,78 @@ async fn external_oauth_privileged_default_and_enable_for_privilege() {
     assert_eq!(a.status, 200, "{}", a.json);
     assert_eq!(a.json["data"], json!([["OTHER"]]));
 }
+
+/// POST to a driver endpoint (protocols §4) with an uncompressed JSON body.
+async fn driver_post(emu: &Emulator, path: &str, token: Option<&str>, body: &Value) -> Value {
+    let a = answer(
+        emu.client
+            .post(format!("{}{path}", emu.url))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/snowflake")
+            .header(
+                "Authorization",
+                format!("Snowflake Token=\"{}\"", token.unwrap_or("None")),
+            )
+            .json(body)
+            .send()
+            .await
+            .expect("driver request"),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    a.json
+}
+
+async fn driver_oauth_login(emu: &Emulator, token: &str) -> Value {
+    let body = json!({"data": {
+        "CLIENT_APP_ID": "PythonConnector", "CLIENT_APP_VERSION": "3.18.0",
+        "ACCOUNT_NAME": "EMULATOR", "LOGIN_NAME": "analyst@example.com",
+        "AUTHENTICATOR": "OAUTH", "TOKEN": token,
+        "CLIENT_ENVIRONMENT": {"APPLICATION": "PythonConnector"},
+        "SESSION_PARAMETERS": {},
+    }});
+    let path = format!(
+        "/session/v1/login-request?request_id={}",
+        uuid::Uuid::new_v4()
+    );
+    driver_post(emu, &path, None, &body).await
+}
+
+#[tokio::test]
+async fn external_oauth_driver_login_and_use_role() {
+    let idp = Idp::new();
+    let emu = external_setup(&idp, "").await;
+    let good = claims("analyst@example.com", &["session:role:ANALYST"]);
+    let login = driver_oauth_login(&emu, &idp.sign(&good)).await;
+    assert_eq!(login["success"], true, "{login}");
+    let session = login["data"]["token"].as_str().expect("session token");
+    let query = |sql: &str| {
+        json!({"sqlText": sql, "asyncExec": false, "sequenceId": 1, "parameters": {},
+               "bindings": null, "isInternal": false, "describeOnly": false})
+    };
+    let path = format!(
+        "/queries/v1/query-request?requestId={}",
+        uuid::Uuid::new_v4()
+    );
+    let answer = driver_post(&emu, &path, Some(session), &query("SELECT CURRENT_ROLE()")).await;
+    assert_eq!(answer["success"], true, "{answer}");
+    assert_eq!(answer["data"]["rowset"], json!([["ANALYST"]]), "{answer}");
+    // USE ROLE in the same (driver) session is refused with ANY_ROLE_MODE DISABLE.
+    let path = format!(
+        "/queries/v1/query-request?requestId={}",
+        uuid::Uuid::new_v4()
+    );
+    let answer = driver_post(&emu, &path, Some(session), &query("USE ROLE other")).await;
+    assert_eq!(answer["success"], false, "{answer}");
+    assert_eq!(answer["code"], "099920", "{answer}");
+    // Expired and invalid tokens: success false with 390318 / 390303.
+    let mut expired = good.clone();
+    expired["iat"] = json!(now_secs() - 7200);
+    expired["exp"] = json!(now_secs() - 3600);
+    let login = driver_oauth_login(&emu, &idp.sign(&expired)).await;
+    assert_eq!(login["success"], false, "{login}");
+    assert_eq!(login["code"], "390318", "{login}");
+    let login = driver_oauth_login(&emu, &Idp::new().sign(&good)).await;
+    assert_eq!(login["success"], false, "{login}");
+    assert_eq!(login["code"], "390303", "{login}");
+}
