@@ -1018,10 +1018,20 @@ pub struct AuthorizeRequest {
 }
 
 /// The form of `POST /oauth/token-request` plus the Basic client credentials, if any.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct TokenRequest {
     pub basic: Option<(String, SecretString)>,
     pub form: BTreeMap<String, String>,
+}
+
+/// Codes, verifiers and tokens are secrets: `Debug` shows the form's names only.
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("basic", &self.basic.as_ref().map(|(id, _)| id))
+            .field("form", &self.form.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// RFC 3986 percent-decoding (`+` stays `+`); `None` on a bad escape or non-UTF-8.
@@ -1567,6 +1577,19 @@ mod tests {
         assert!(valid_verifier(&"a".repeat(43)));
         assert!(!valid_verifier(&"a".repeat(42)));
         assert!(!valid_verifier(&format!("{}+", "a".repeat(43))));
+    }
+
+    #[test]
+    fn token_requests_do_not_print_their_secrets() {
+        let mut form = BTreeMap::new();
+        form.insert("refresh_token".to_owned(), "rt-hush".to_owned());
+        let req = TokenRequest {
+            basic: Some(("client".into(), SecretString::from("cs-hush"))),
+            form,
+        };
+        let text = format!("{req:?}");
+        assert!(text.contains("refresh_token") && text.contains("client"));
+        assert!(!text.contains("hush"));
     }
 
     #[test]
