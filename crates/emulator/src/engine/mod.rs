@@ -52,11 +52,15 @@
 //! # Authentication (§6.6, protocols §1.3, §3.2)
 //!
 //! * Bearer tokens without a type header: a JWT-looking token (three base64url segments, JSON
-//!   payload) whose `iss` is `<ACCOUNT>.<USER>.SHA256:<fp>` is a key-pair JWT, any other JWT is
-//!   `390144`, anything else is a PAT. With a header the token is validated only as that type
-//!   (OAUTH: External OAuth JWTs and Snowflake OAuth access tokens, module `oauth`, protocols
-//!   §5–§6; [`AuthMethod::OAuth`] sessions get the §6.7 S4/S5 rules, no secondary roles, and
-//!   `USE ROLE` only as ANY_ROLE_MODE allows).
+//!   payload) whose `iss` is `<ACCOUNT>.<USER>.SHA256:<fp>` is a key-pair JWT, one whose `iss` is
+//!   an enabled EXTERNAL_OAUTH integration's issuer is External OAuth, any other JWT is
+//!   `390144`; an access token issued at `/oauth/token-request` is OAuth; anything else is a PAT.
+//!   With a header the token is validated only as that type.
+//! * OAuth (module `oauth`, protocols §5–§6): External OAuth JWTs in the order of §5.4 (`390303`,
+//!   expired `390318`, then `390202`/`099918`); Snowflake OAuth access tokens by digest (`390303`
+//!   revoked or rotated away, `390318` expired on the account clock). [`AuthMethod::OAuth`]
+//!   sessions get the §6.7 S4/S5 rules, no secondary roles, and `USE ROLE` only as
+//!   ANY_ROLE_MODE allows ([`Session::oauth_integration`]).
 //! * PATs: the eleven checks of §6.6 in order (`394400`, `390432`, `099918`, `390202`, `390186`,
 //!   `099926`); a PAT in the driver's password field takes the same path.
 //! * Key-pair JWTs: RS256 only, `iss`/`sub` for this account, fingerprint of `RSA_PUBLIC_KEY` or
@@ -68,7 +72,8 @@
 //!
 //! # Not modelled
 //!
-//! JWKS URLs of External OAuth integrations, CLIENT_TYPES/MFA enforcement,
+//! JWKS URLs and ES256/384/512 keys of External OAuth integrations, client key-pair auth at the
+//! token endpoint (protocols §6.6), CLIENT_TYPES/MFA enforcement,
 //! ES256 key-pair JWTs, named secondary-role lists, `KEYPAIR` rows in `ACCOUNT_USAGE.CREDENTIALS`.
 //!
 //! # Start-up account (§3.2)
