@@ -1553,3 +1553,44 @@ async fn external_oauth_driver_login_and_use_role() {
     assert_eq!(login["success"], false, "{login}");
     assert_eq!(login["code"], "390303", "{login}");
 }
+
+#[tokio::test]
+async fn snowflake_oauth_alternate_redirect_uri_is_accepted() {
+    let emu = Emulator::start().await;
+    let alternate = "https://alt.example/cb";
+    let client = create_client(
+        &emu,
+        "app",
+        &format!("OAUTH_ALTERNATE_REDIRECT_URIS = ('{alternate}')"),
+    )
+    .await;
+    let pat = end_user(&emu).await;
+    let (verifier, challenge) = pkce();
+    let (status, location, body) = authorize(
+        &emu,
+        &[
+            ("client_id", &client.id),
+            ("response_type", "code"),
+            ("redirect_uri", alternate),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+        Some(&pat),
+    )
+    .await;
+    assert_eq!(status, 302, "{body}");
+    let code = query_param(&location.expect("Location"), "code").expect("code");
+    let (status, body) = token_request(
+        &emu,
+        &client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", alternate),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["username"], "ALICE");
+}
