@@ -151,17 +151,14 @@ impl Account {
         }
     }
 
-    /// The index of the token whose digest equals the secret's, compared in constant time.
+    /// The index of the token whose digest equals the secret's (§6.6 step 1): looked up by
+    /// digest (the secret itself is never a key; SHA-256 hides it), then the stored digest is
+    /// compared with the computed one in constant time.
     fn find_pat(&self, secret: &str) -> Option<usize> {
-        let digest = Sha256::digest(secret.as_bytes());
-        let mut found = None;
-        for (i, p) in self.catalog.pats.iter().enumerate() {
-            let stored = hex::decode(&p.digest).unwrap_or_default();
-            if bool::from(stored.as_slice().ct_eq(digest.as_slice())) {
-                found = Some(i);
-            }
-        }
-        found
+        let digest = hex::encode(Sha256::digest(secret.as_bytes()));
+        let i = self.catalog.pat_by_digest(&digest)?;
+        let stored = self.catalog.pats.get(i)?;
+        bool::from(stored.digest.as_bytes().ct_eq(digest.as_bytes())).then_some(i)
     }
 
     /// Network policy enforcement for a user (§5.11): 099918 when the address is not allowed.
@@ -271,8 +268,11 @@ impl Account {
                 return Err(errors::pat_invalid());
             }
         }
-        // 9. lifetime above MAX_EXPIRY_IN_DAYS
-        if pat.expires_at - pat.created_on > Duration::days(pp.max_expiry_in_days) {
+        // 9. lifetime above MAX_EXPIRY_IN_DAYS (§6.6 step 9, §5.9.3): the lifetime the secret was
+        // issued with, i.e. the token's DAYS_TO_EXPIRY (§6.1). Not `expires_at - created_on`:
+        // ROTATE (§6.4) moves expires_at to now + DAYS_TO_EXPIRY and keeps created_on, so that
+        // difference grows with every rotation although the secret's lifetime does not.
+        if pat.days_to_expiry > pp.max_expiry_in_days {
             return Err(errors::pat_invalid());
         }
         // 10. requested role
@@ -296,12 +296,12 @@ impl Account {
             None => self.role_for_session(&user, context)?,
         };
         // 11. session
-        if let Some(p) = self.catalog.pats.get_mut(idx) {
-            p.last_used_on = Some(t);
-        }
-        if let Some(u) = self.catalog.users.get_mut(&user.id) {
-            u.last_success_login = Some(t);
-        }
+        self.catalog
+            .pats
+            .update_unindexed(idx, |p| p.last_used_on = Some(t));
+        self.catalog
+            .users
+            .update_unindexed(&user.id, |u| u.last_success_login = Some(t));
         Ok(self.open_session(
             user.id,
             AuthMethod::Pat {
@@ -393,9 +393,9 @@ impl Account {
             return Err(errors::policy_rejects());
         }
         let role = self.role_for_session(&user, context)?;
-        if let Some(u) = self.catalog.users.get_mut(&user.id) {
-            u.last_success_login = Some(now.account);
-        }
+        self.catalog
+            .users
+            .update_unindexed(&user.id, |u| u.last_success_login = Some(now.account));
         Ok(self.open_session(user.id, AuthMethod::KeyPair, role))
     }
 
@@ -428,13 +428,13 @@ impl Account {
             .as_deref()
             .is_some_and(|d| bool::from(d.as_bytes().ct_eq(digest.as_bytes())));
         if !ok {
-            if let Some(u) = self.catalog.users.get_mut(&user.id) {
+            self.catalog.users.update_unindexed(&user.id, |u| {
                 u.failed_logins += 1;
                 if u.failed_logins >= LOCK_AFTER_FAILURES {
                     u.locked_until = Some(later(t, Duration::minutes(LOCK_MINUTES)));
                     u.failed_logins = 0;
                 }
-            }
+            });
             return Err(errors::bad_password());
         }
         if user.disabled {
@@ -445,10 +445,10 @@ impl Account {
             return Err(errors::policy_rejects());
         }
         let role = self.role_for_session(&user, context)?;
-        if let Some(u) = self.catalog.users.get_mut(&user.id) {
+        self.catalog.users.update_unindexed(&user.id, |u| {
             u.failed_logins = 0;
             u.last_success_login = Some(t);
-        }
+        });
         Ok(self.open_session(user.id, AuthMethod::Password, role))
     }
 }

@@ -42,8 +42,9 @@
 //!   SHA-256 digests are stored and compared in constant time (§6.8).
 //! * PAT status is computed on read: EXPIRED (now ≥ expires_at) before DISABLED (§6.1); expired
 //!   tokens are purged 7 days after expiry.
-//! * [`ResultSet::changed`] is true exactly when the statement changed the account (the catalog
-//!   is compared before and after; failed statements change nothing), and
+//! * [`ResultSet::changed`] is true exactly when the statement changed the account (what the
+//!   statement touched is compared with its old value; failed statements are rolled back and
+//!   change nothing), and
 //!   [`ResultSet::carries_secret`] for ADD and ROTATE rows that carry a secret.
 //! * `--pat-session-rules` ([`PatSessionRules`]) selects the §6.7 session rules S2–S5.
 //! * The SQL API's "USE only in multi-statement requests" (391911) is the server's business; the
@@ -475,26 +476,66 @@ impl Account {
         })
     }
 
-    /// Runs one statement in a session.
+    /// Runs one statement in a session. All or nothing: a statement that fails leaves the
+    /// account exactly as it was.
     pub fn execute(
         &mut self,
         session: &mut Session,
         statement: &Statement,
         now: Now,
     ) -> Result<ResultSet, SqlError> {
+        let result = self.execute_uncommitted(session, statement, now);
+        self.catalog.end();
+        result
+    }
+
+    /// Runs one statement like [`Account::execute`], but a successful statement's changes stay
+    /// revocable: the caller must follow with [`Account::commit_statement`] (keep them) or
+    /// [`Account::rollback_statement`] (undo them, e.g. when they could not be made durable).
+    /// A failed statement is already undone.
+    ///
+    /// Cost: the catalog's tables record what a statement touches (catalog.rs, "Cost per
+    /// statement"); `changed` compares only that with its old value, so a read-only statement
+    /// copies nothing and a write costs what it touches, whatever the size of the account.
+    pub fn execute_uncommitted(
+        &mut self,
+        session: &mut Session,
+        statement: &Statement,
+        now: Now,
+    ) -> Result<ResultSet, SqlError> {
         let t = now.account;
+        // Housekeeping, not part of the statement (nor of its `changed`).
+        self.catalog.end();
         self.purge_expired_pats(t);
         // A session whose user was dropped can do nothing.
         if !self.catalog.users.contains_key(&session.user_id) {
             return Err(errors::not_found(Kind::User, &session.user_name));
         }
-        // `changed` is decided by comparing the catalog before and after, so that it is true
-        // exactly when the statement changed the account (the request log's `executed`).
-        let before = serde_json::to_vec(&self.catalog).unwrap_or_default();
-        let mut result = self.dispatch(session, statement, t)?;
-        let after = serde_json::to_vec(&self.catalog).unwrap_or_default();
-        result.changed = before != after;
-        Ok(result)
+        self.catalog.begin();
+        match self.dispatch(session, statement, t) {
+            Ok(mut result) => {
+                // True exactly when the statement changed the account (the request log's
+                // `executed`), whatever the handler claimed.
+                result.changed = self.catalog.changed();
+                Ok(result)
+            }
+            Err(error) => {
+                self.catalog.rollback();
+                Err(error)
+            }
+        }
+    }
+
+    /// Keeps the changes of the last [`Account::execute_uncommitted`].
+    pub fn commit_statement(&mut self) {
+        self.catalog.end();
+    }
+
+    /// Undoes the changes of the last [`Account::execute_uncommitted`] (nothing if it was
+    /// already committed or failed).
+    pub fn rollback_statement(&mut self) {
+        self.catalog.rollback();
+        self.catalog.end();
     }
 
     fn dispatch(

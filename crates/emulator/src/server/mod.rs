@@ -49,7 +49,8 @@
 //! With `--state PATH` the account, the clock offset and the idempotency table live in one JSON
 //! file (mode 0600) rewritten atomically (temp file, fsync, rename, fsync of the directory) before
 //! any answer that follows a change. Statements run one at a time under one lock; a statement that
-//! fails is rolled back from a snapshot, so nothing answered otherwise is half-applied.
+//! fails, or whose change cannot be written, is rolled back from the engine's undo record
+//! ([`crate::engine::Account::execute_uncommitted`]), so nothing answered otherwise is half-applied.
 
 mod bootstrap;
 mod control;
