@@ -214,13 +214,15 @@ async fn read_body(shared: &Shared, request: Request) -> Option<Vec<u8>> {
     (out.len() <= limit).then_some(out)
 }
 
-/// A JSON object body (an empty body counts as `{}`).
+/// A JSON object body (an empty body and `null` count as `{}`: the connector's heartbeat posts
+/// none).
 fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Some(Map::new());
     }
     match serde_json::from_slice(bytes).ok()? {
         Value::Object(map) => Some(map),
+        Value::Null => Some(Map::new()),
         _ => None,
     }
 }
