@@ -826,3 +826,24 @@ async fn protocols_4_2_malformed_gzip_and_json_are_400_without_harm() {
     let a = query(&emu, &token, "SELECT 1").await;
     assert_eq!(a.json["success"], true, "{}", a.json);
 }
+
+#[tokio::test]
+async fn interfaces_state_keeps_driver_changes_but_not_driver_sessions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state.json");
+    let emu = Emulator::start_with(|c| c.state = Some(state.clone())).await;
+    let pat = emu.user_with_pat("UD", None).await;
+    let (token, _) = admin_session(&emu).await;
+    let a = query(&emu, &token, "CREATE ROLE VIA_DRIVER").await;
+    assert_eq!(a.json["success"], true, "{}", a.json);
+    let emu = emu.restart().await;
+    let (status, body) = emu.sql(&pat, "SHOW ROLES LIKE 'VIA_DRIVER'").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        crate::harness::column(&body, "name"),
+        vec![json!("VIA_DRIVER")]
+    );
+    // Sessions are transport state, kept in memory only: a restart ends them.
+    let a = query(&emu, &token, "SELECT 1").await;
+    assert_eq!(a.json["code"], "390111", "{}", a.json);
+}
