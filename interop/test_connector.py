@@ -173,3 +173,12 @@ def test_session_renewal_and_heartbeat_through_the_connector(connector, emulator
         assert conn.rest.token != before
         assert conn.cursor().execute("SELECT CURRENT_USER()").fetchone() == ("ADMIN",)
         assert conn.rest._heartbeat().get("success") is True
+
+
+def test_describe_runs_nothing(connector, emulator):
+    with connect(connector, emulator, user="ADMIN", password=emulator.admin_token) as conn:
+        cur = conn.cursor()
+        (column,) = cur.describe("SELECT CURRENT_ROLE()")
+        assert column.name == "CURRENT_ROLE()"
+        cur.describe("CREATE ROLE DESCRIBED_ONLY")
+        assert cur.execute("SHOW ROLES LIKE 'DESCRIBED_ONLY'").fetchall() == []

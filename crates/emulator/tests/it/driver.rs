@@ -847,3 +847,38 @@ async fn interfaces_state_keeps_driver_changes_but_not_driver_sessions() {
     let a = query(&emu, &token, "SELECT 1").await;
     assert_eq!(a.json["code"], "390111", "{}", a.json);
 }
+
+#[tokio::test]
+async fn protocols_4_4_describe_only_answers_metadata_and_changes_nothing() {
+    let emu = Emulator::start().await;
+    let (token, _) = admin_session(&emu).await;
+    let a = query_with(
+        &emu,
+        &token,
+        json!({"sqlText": "select 1", "describeOnly": true}),
+    )
+    .await;
+    assert_eq!(a.json["success"], true, "{}", a.json);
+    assert_eq!(a.json["data"]["rowtype"][0]["name"], "1");
+    assert_eq!(a.json["data"]["rowset"], json!([]));
+    let a = query_with(
+        &emu,
+        &token,
+        json!({"sqlText": "CREATE ROLE ONLY_DESCRIBED", "describeOnly": true}),
+    )
+    .await;
+    assert_eq!(a.json["success"], true, "{}", a.json);
+    assert_eq!(a.json["data"]["rowtype"][0]["name"], "status");
+    let body = emu.admin_ok("SHOW ROLES LIKE 'ONLY_DESCRIBED'").await;
+    assert_eq!(body["data"], json!([]));
+    // A described USE does not move the session either.
+    let a = query_with(
+        &emu,
+        &token,
+        json!({"sqlText": "USE ROLE PUBLIC", "describeOnly": true}),
+    )
+    .await;
+    assert_eq!(a.json["success"], true, "{}", a.json);
+    let a = query(&emu, &token, "SELECT CURRENT_ROLE()").await;
+    assert_eq!(rowset(&a), vec![vec![json!("ACCOUNTADMIN")]]);
+}
