@@ -397,6 +397,10 @@ pub(crate) async fn login(
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
+    let line = LogLine {
+        request_id: param("request_id"),
+        ..line
+    };
     let (credential, login_name) = match login_credential(&data) {
         Ok(pair) => pair,
         Err(error) => {

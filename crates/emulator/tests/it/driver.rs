@@ -263,6 +263,7 @@ async fn conformance_095_pat_in_password_with_default_authenticator_succeeds() {
         .expect("login logged");
     assert_eq!(login_line["auth"], "pat");
     assert_eq!(login_line["user"], "U95");
+    assert!(login_line["request_id"].is_string(), "{login_line}");
 }
 
 #[tokio::test]
