@@ -162,3 +162,23 @@ def test_wrong_password_is_390100(connector, emulator, restricted):
     assert_login_refused(
         caught, emulator, mark, "390100", "Incorrect username or password was specified."
     )
+
+
+def test_session_renewal_and_heartbeat_through_the_connector(connector, emulator):
+    # The connector renews on 390112 with its master token (protocols.md §4.1); the emulator's
+    # session lives an hour, so the renewal is asked for directly.
+    with connect(connector, emulator, user="ADMIN", password=emulator.admin_token) as conn:
+        before = conn.rest.token
+        conn.rest._renew_session()
+        assert conn.rest.token != before
+        assert conn.cursor().execute("SELECT CURRENT_USER()").fetchone() == ("ADMIN",)
+        assert conn.rest._heartbeat().get("success") is True
+
+
+def test_describe_runs_nothing(connector, emulator):
+    with connect(connector, emulator, user="ADMIN", password=emulator.admin_token) as conn:
+        cur = conn.cursor()
+        (column,) = cur.describe("SELECT CURRENT_ROLE()")
+        assert column.name == "CURRENT_ROLE()"
+        cur.describe("CREATE ROLE DESCRIBED_ONLY")
+        assert cur.execute("SHOW ROLES LIKE 'DESCRIBED_ONLY'").fetchall() == []

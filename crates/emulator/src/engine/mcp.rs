@@ -88,9 +88,4 @@ impl Account {
         };
         Ok(spec)
     }
-
-    /// Whether the session's user still exists (a driver session outlives single requests).
-    pub fn session_user_exists(&self, session: &Session) -> bool {
-        self.catalog.users.contains_key(&session.user_id)
-    }
 }

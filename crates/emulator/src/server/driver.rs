@@ -214,13 +214,15 @@ async fn read_body(shared: &Shared, request: Request) -> Option<Vec<u8>> {
     (out.len() <= limit).then_some(out)
 }
 
-/// A JSON object body (an empty body counts as `{}`).
+/// A JSON object body (an empty body and `null` count as `{}`: the connector's heartbeat posts
+/// none).
 fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Some(Map::new());
     }
     match serde_json::from_slice(bytes).ok()? {
         Value::Object(map) => Some(map),
+        Value::Null => Some(Map::new()),
         _ => None,
     }
 }
@@ -395,6 +397,10 @@ pub(crate) async fn login(
             .filter(|v| !v.is_empty())
             .map(str::to_owned)
     };
+    let line = LogLine {
+        request_id: param("request_id"),
+        ..line
+    };
     let (credential, login_name) = match login_credential(&data) {
         Ok(pair) => pair,
         Err(error) => {
@@ -552,17 +558,24 @@ struct QueryJob {
     request_id: Option<String>,
     text: String,
     asynchronous: bool,
+    /// `describeOnly`: result metadata without running anything that could change the account.
+    describe_only: bool,
     /// `MULTI_STATEMENT_COUNT` (absent: 1; 0: any number).
     desired: u64,
 }
 
-fn parse_query(body: &Map<String, Value>) -> Option<(String, bool, u64)> {
+fn flag(body: &Map<String, Value>, key: &str) -> Option<bool> {
+    match body.get(key) {
+        None | Some(Value::Null) => Some(false),
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => None,
+    }
+}
+
+fn parse_query(body: &Map<String, Value>) -> Option<(String, bool, bool, u64)> {
     let text = body.get("sqlText")?.as_str()?.to_owned();
-    let asynchronous = match body.get("asyncExec") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(_) => return None,
-    };
+    let asynchronous = flag(body, "asyncExec")?;
+    let describe_only = flag(body, "describeOnly")?;
     let desired = match body.get("parameters") {
         None | Some(Value::Null) => 1,
         Some(Value::Object(parameters)) => match parameters
@@ -577,7 +590,7 @@ fn parse_query(body: &Map<String, Value>) -> Option<(String, bool, u64)> {
         },
         Some(_) => return None,
     };
-    Some((text, asynchronous, desired))
+    Some((text, asynchronous, describe_only, desired))
 }
 
 /// `POST /queries/v1/query-request` (§4.4).
@@ -595,7 +608,7 @@ pub(crate) async fn query_request(
         .await
         .and_then(|b| json_object(&b))
         .and_then(|o| parse_query(&o));
-    let Some((text, asynchronous, desired)) = parsed else {
+    let Some((text, asynchronous, describe_only, desired)) = parsed else {
         shared.log(LogLine {
             code: Some("390142".into()),
             status: 400,
@@ -609,6 +622,7 @@ pub(crate) async fn query_request(
         request_id,
         text,
         asynchronous,
+        describe_only,
         desired,
     };
     let worker = shared.clone();
@@ -715,24 +729,46 @@ fn new_qid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Runs one statement through the engine (faults first), committing it durably.
+/// Statements that only read: what `describeOnly` may run.
+fn reads_only(statement: &Statement) -> bool {
+    let kind = statement.kind();
+    kind.starts_with("SELECT") || kind.starts_with("SHOW") || kind.starts_with("DESC")
+}
+
+/// Runs one statement through the engine (faults first), committing it durably. With
+/// `describe_only`, reads run and answer no rows; anything else answers the `status` column
+/// without running.
 fn run_one(
     shared: &Arc<Shared>,
     session: &mut Session,
     text: &str,
+    describe_only: bool,
     line: &mut LogLine,
 ) -> Result<(ResultSet, u64), Option<SqlError>> {
     let statement = snowpat_sql::parse_statement(text).map_err(|e| Some(syntax_error(&e)))?;
     let kind = statement.kind().to_owned();
     line.statement_kind = Some(kind.clone());
     line.object = statement.object();
+    if describe_only && !reads_only(&statement) {
+        let mut described = ResultSet::status("");
+        described.rows.clear();
+        described.changed = false;
+        return Ok((described, statement_type_id(&statement)));
+    }
     if let Some(error) = lock(&shared.faults).take(&kind) {
         return Err(Some(error));
     }
     let mut core = lock(&shared.core);
     let now = core.now();
-    match core.execute_committed(session, &statement, now) {
-        Ok(result) => Ok((result, statement_type_id(&statement))),
+    let mut probe = session.clone();
+    let target = if describe_only { &mut probe } else { session };
+    match core.execute_committed(target, &statement, now) {
+        Ok(mut result) => {
+            if describe_only {
+                result.rows.clear();
+            }
+            Ok((result, statement_type_id(&statement)))
+        }
         Err(CommitError::Sql(error)) => Err(Some(error)),
         Err(CommitError::Durability(error)) => {
             tracing::error!(%error, "state file could not be written; statement rolled back");
@@ -818,7 +854,7 @@ fn query_blocking(shared: &Arc<Shared>, driver: &Driver, job: QueryJob, line: Lo
             statement_handle: Some(child.clone()),
             ..base.clone()
         };
-        let outcome = run_one(shared, &mut session, text, &mut line);
+        let outcome = run_one(shared, &mut session, text, job.describe_only, &mut line);
         line.role = Some(session.primary_role.clone());
         match outcome {
             Ok((result, type_id)) => {

@@ -263,6 +263,7 @@ async fn conformance_095_pat_in_password_with_default_authenticator_succeeds() {
         .expect("login logged");
     assert_eq!(login_line["auth"], "pat");
     assert_eq!(login_line["user"], "U95");
+    assert!(login_line["request_id"].is_string(), "{login_line}");
 }
 
 #[tokio::test]
@@ -825,4 +826,60 @@ async fn protocols_4_2_malformed_gzip_and_json_are_400_without_harm() {
     // The server is still fine.
     let a = query(&emu, &token, "SELECT 1").await;
     assert_eq!(a.json["success"], true, "{}", a.json);
+}
+
+#[tokio::test]
+async fn interfaces_state_keeps_driver_changes_but_not_driver_sessions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state.json");
+    let emu = Emulator::start_with(|c| c.state = Some(state.clone())).await;
+    let pat = emu.user_with_pat("UD", None).await;
+    let (token, _) = admin_session(&emu).await;
+    let a = query(&emu, &token, "CREATE ROLE VIA_DRIVER").await;
+    assert_eq!(a.json["success"], true, "{}", a.json);
+    let emu = emu.restart().await;
+    let (status, body) = emu.sql(&pat, "SHOW ROLES LIKE 'VIA_DRIVER'").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        crate::harness::column(&body, "name"),
+        vec![json!("VIA_DRIVER")]
+    );
+    // Sessions are transport state, kept in memory only: a restart ends them.
+    let a = query(&emu, &token, "SELECT 1").await;
+    assert_eq!(a.json["code"], "390111", "{}", a.json);
+}
+
+#[tokio::test]
+async fn protocols_4_4_describe_only_answers_metadata_and_changes_nothing() {
+    let emu = Emulator::start().await;
+    let (token, _) = admin_session(&emu).await;
+    let a = query_with(
+        &emu,
+        &token,
+        json!({"sqlText": "select 1", "describeOnly": true}),
+    )
+    .await;
+    assert_eq!(a.json["success"], true, "{}", a.json);
+    assert_eq!(a.json["data"]["rowtype"][0]["name"], "1");
+    assert_eq!(a.json["data"]["rowset"], json!([]));
+    let a = query_with(
+        &emu,
+        &token,
+        json!({"sqlText": "CREATE ROLE ONLY_DESCRIBED", "describeOnly": true}),
+    )
+    .await;
+    assert_eq!(a.json["success"], true, "{}", a.json);
+    assert_eq!(a.json["data"]["rowtype"][0]["name"], "status");
+    let body = emu.admin_ok("SHOW ROLES LIKE 'ONLY_DESCRIBED'").await;
+    assert_eq!(body["data"], json!([]));
+    // A described USE does not move the session either.
+    let a = query_with(
+        &emu,
+        &token,
+        json!({"sqlText": "USE ROLE PUBLIC", "describeOnly": true}),
+    )
+    .await;
+    assert_eq!(a.json["success"], true, "{}", a.json);
+    let a = query(&emu, &token, "SELECT CURRENT_ROLE()").await;
+    assert_eq!(rowset(&a), vec![vec![json!("ACCOUNTADMIN")]]);
 }
