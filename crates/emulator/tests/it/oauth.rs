@@ -1594,3 +1594,21 @@ async fn snowflake_oauth_alternate_redirect_uri_is_accepted() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["username"], "ALICE");
 }
+
+#[tokio::test]
+async fn snowflake_oauth_issue_refresh_tokens_false_issues_none() {
+    let emu = Emulator::start().await;
+    let client = create_client(&emu, "app", "OAUTH_ISSUE_REFRESH_TOKENS = FALSE").await;
+    let pat = end_user(&emu).await;
+    let (code, verifier) =
+        get_code(&emu, &client, &pat, "refresh_token session:role:ANALYST").await;
+    let (status, body) = exchange(&emu, &client, &code, &verifier, true).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert!(body.get("refresh_token_expires_in").is_none(), "{body}");
+    assert_eq!(body["scope"], "session:role:ANALYST");
+    let (status, body) =
+        sql_oauth(&emu, text(&body, "access_token"), "SELECT CURRENT_ROLE()").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], json!([["ANALYST"]]));
+}
