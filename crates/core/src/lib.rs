@@ -11,7 +11,9 @@
 //!   journal of statements (each `requestId` recorded before it is sent).
 //! * [`sinks`]: where a minted secret goes (file, dotenv, exec, snowflake-secret, stdout).
 
+pub mod audit;
 pub mod blueprints;
+pub mod cli_config;
 pub mod config;
 pub mod plan;
 pub mod sinks;
