@@ -208,12 +208,18 @@ pub const CODES: &[CodeInfo] = &[
     row("099947", Request, "Request ID reused for a different statement",
         "A retry=true resubmission carried a requestId used before for another statement (protocols §2.8).",
         "Use a fresh requestId for each logical statement."),
+    row("099948", Request, "Ownership of a service cannot be transferred",
+        "GRANT OWNERSHIP ON SERVICE is blocked: a service stays owned by the role that created it (snowflake-behaviour §5.20, seed 002).",
+        "Create the service with the role that should own it; grant USAGE or MONITOR to others."),
     row("100037", Request, "Binding value not recognized",
         "A binding's value does not parse as its declared type.",
         "Send the value in the format protocols §2.4 gives for the type."),
     row("100132", Statement, "Multi-statement request failed",
         "A statement inside a multi-statement request failed; earlier ones ran, later ones did not (protocols §2.6).",
         "Fix the failing statement; check which earlier statements took effect."),
+    row("250001", Authentication, "Connector could not connect (wraps the server's login error)",
+        "The Python connector reports a refused login as 250001 (08001) and quotes the server's code, e.g. 394400 for an invalid PAT (snowflake-behaviour §9).",
+        "Look at the wrapped code in the message (snowpat explain <that code>); for 394400 check the token's status with SHOW USER PATS."),
     row("333334", Pending, "Asynchronous execution in progress",
         "The statement is still running (or was submitted with async=true).",
         "Poll GET /api/v2/statements/<handle> until it answers 200 or 422."),
@@ -266,6 +272,64 @@ pub const CODES: &[CodeInfo] = &[
         "The PAT is unknown, expired, disabled, removed, belongs to another user, or its role restriction no longer holds (§6.6).",
         "Check SHOW USER PATS for its status; rotate or add a new token."),
 ];
+
+/// Message fragments (lower case) that identify a code when only the message is at hand
+/// (`snowpat explain "..."`), from the texts of `snowflake-behaviour.md` §9 and the seeds'
+/// troubleshooting sections. More specific fragments come first. Never used to classify errors
+/// that carry a code.
+pub const MESSAGE_FRAGMENTS: &[(&str, &str)] = &[
+    ("does not match the session role", "099421"),
+    ("role restriction is required", "099904"),
+    ("requires role_restriction", "099420"),
+    ("pats cannot modify pats", "099413"),
+    ("same user", "099413"),
+    ("maximum number of programmatic access tokens", "099903"),
+    ("programmatic access token is invalid", "394400"),
+    ("network policy is required", "390432"),
+    ("rejected by the current authentication policy", "390202"),
+    ("does not allow programmatic access tokens", "099910"),
+    ("is blocked by the authentication policy", "099906"),
+    ("is not granted to user", "099905"),
+    ("not assigned to the executing user", "003013"),
+    ("specified in the connect string", "099926"),
+    ("insufficient privileges", "003001"),
+    ("does not exist or not authorized", "002003"),
+    ("already exists", "002002"),
+    ("days_to_expiry must be between", "099907"),
+    ("mins_to_bypass_network_policy_requirement must be between", "099908"),
+    ("expire_rotated_token_after_hours must be between", "099909"),
+    ("operation not allowed on programmatic access token", "099912"),
+    ("a policy is already attached", "099913"),
+    ("is attached and cannot be dropped", "099914"),
+    ("cannot be set for a user with type = service", "099915"),
+    ("is not allowed to access snowflake", "099918"),
+    ("secondary roles are not available", "099919"),
+    ("session role is fixed", "099920"),
+    ("user access disabled", "099921"),
+    ("malformed authorization header", "099922"),
+    ("does not have a current", "099940"),
+    ("cannot be dropped or changed", "099941"),
+    ("would create a cycle", "099942"),
+    ("requires revoke or copy current grants", "099943"),
+    ("use cascade", "099944"),
+    ("database roles cannot be granted to users", "099945"),
+    ("invalid value", "099946"),
+    ("jwt token is invalid", "390144"),
+    ("incorrect username or password", "390100"),
+    ("invalid identifier", "000904"),
+    ("syntax error", "001003"),
+    ("too many requests", "390505"),
+];
+
+/// The row whose message fragment `message` contains (case-insensitive), if any.
+#[must_use]
+pub fn lookup_message(message: &str) -> Option<&'static CodeInfo> {
+    let lower = message.to_lowercase();
+    MESSAGE_FRAGMENTS
+        .iter()
+        .find(|(fragment, _)| lower.contains(fragment))
+        .and_then(|(_, code)| lookup(code))
+}
 
 /// Snowflake writes some codes without leading zeros (`3001`); the table uses six digits.
 #[must_use]
@@ -354,11 +418,26 @@ mod tests {
             "099921", "099922", "099926", "099940", "099941", "099942", "099943", "099944",
             "099945", "099946", "390142", "390303", "390144", "390505", "391911", "000709",
             "391922", "000008", "100132", "390114", "390112", "390100", "390318", "090001",
-            "333334", "000604", "000630", "000900", "391908", "100037", "099947",
+            "333334", "000604", "000630", "000900", "391908", "100037", "099947", "099948",
+            "250001",
         ];
         for code in wanted {
             assert!(lookup(code).is_some(), "{code} missing from the table");
         }
+    }
+
+    #[test]
+    fn every_message_fragment_names_a_known_code() {
+        for (fragment, code) in MESSAGE_FRAGMENTS {
+            assert!(lookup(code).is_some(), "{fragment} -> {code} unknown");
+            assert_eq!(*fragment, fragment.to_lowercase());
+        }
+        assert_eq!(
+            lookup_message("The specified role restriction R does not match the session role A.")
+                .map(|r| r.code),
+            Some("099421")
+        );
+        assert!(lookup_message("nothing of the kind").is_none());
     }
 
     #[test]
