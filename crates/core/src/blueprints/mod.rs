@@ -185,6 +185,9 @@ pub async fn bootstrap_multi_tenant(
     let probe = blueprint.plan(&observed, None);
     let mints = multi_tenant::MultiTenant::mints(&probe);
     if !apply || !mints {
+        if apply {
+            probe.apply(client).await?;
+        }
         return Ok(Outcome {
             plan: probe,
             applied: apply,
