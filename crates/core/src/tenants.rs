@@ -348,7 +348,8 @@ impl<S: Store> Tenants<S> {
                 user: Some(user.clone()),
                 action: AlterUserAction::SetAuthenticationPolicy {
                     policy: self.settings.policy(),
-                    force: false,
+                    // FORCE replaces a policy already attached: a rerun converges.
+                    force: true,
                 },
             },
             Statement::GrantPrivileges {

@@ -1,7 +1,6 @@
 //! `sqlite:PATH`: the SQLite store (runtime queries, embedded migrations, file 0600).
 
 use std::path::Path;
-use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
@@ -28,7 +27,7 @@ impl SqliteStore {
     /// Opens the database file at `path`.
     pub async fn open_path(path: &Path) -> Result<Self, StoreError> {
         prepare_file(path)?;
-        let options = SqliteConnectOptions::from_str("sqlite::memory:")?
+        let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
