@@ -1,5 +1,6 @@
 //! Credential verification: PATs (§6.6, checks in order), key-pair JWTs (protocols §3.2),
-//! passwords, and bearer-token type detection (protocols §1.3).
+//! passwords, and bearer-token type detection (protocols §1.3); OAuth tokens are checked in
+//! `oauth` (protocols §5, §6).
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -51,7 +52,7 @@ pub(crate) fn fingerprint(key_b64: &str) -> Option<String> {
     Some(format!("SHA256:{}", STANDARD.encode(Sha256::digest(&der))))
 }
 
-fn b64url_json(part: &str) -> Option<serde_json::Value> {
+pub(crate) fn b64url_json(part: &str) -> Option<serde_json::Value> {
     let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
@@ -67,7 +68,7 @@ fn jwt_payload(token: &str) -> Option<serde_json::Value> {
 }
 
 /// Seconds from a numeric claim; values above 10^11 are milliseconds (protocols §3.2).
-fn claim_secs(v: Option<&serde_json::Value>) -> Option<i64> {
+pub(crate) fn claim_secs(v: Option<&serde_json::Value>) -> Option<i64> {
     let n = v?.as_f64()?;
     let n = if n > 1e11 { n / 1000.0 } else { n };
     if n.is_finite() {
@@ -79,7 +80,7 @@ fn claim_secs(v: Option<&serde_json::Value>) -> Option<i64> {
 
 /// Resolves a requested role as sent: `"x"` is exact; otherwise the exact name if it exists,
 /// else upper case (§1.1; protocols §1.4).
-fn resolve_requested_role(account: &Account, role: &str) -> String {
+pub(crate) fn resolve_requested_role(account: &Account, role: &str) -> String {
     let r = role.trim();
     if r.len() >= 2 && r.starts_with('"') && r.ends_with('"') {
         return r[1..r.len() - 1].replace("\"\"", "\"");
@@ -108,15 +109,22 @@ impl Account {
                     }
                     Some(TokenType::KeypairJwt) => self.authenticate_jwt(token, context, now),
                     // OAuth is validated only as OAuth: a PAT sent as OAUTH fails (protocols §1.2).
-                    Some(TokenType::OAuth) => Err(errors::oauth_invalid()),
+                    Some(TokenType::OAuth) => self.authenticate_oauth(token, context, now),
                     None => match jwt_payload(token) {
                         Some(payload) => {
                             let iss = payload.get("iss").and_then(|v| v.as_str()).unwrap_or("");
                             if self.issuer_matches_account(iss) {
                                 self.authenticate_jwt(token, context, now)
+                            } else if self.is_external_oauth_issuer(iss) {
+                                // protocols §1.3 step 1: External OAuth.
+                                self.authenticate_oauth(token, context, now)
                             } else {
                                 Err(errors::jwt_invalid())
                             }
+                        }
+                        // protocols §1.3 step 2: an access token issued at /oauth/token-request.
+                        None if self.is_issued_access_token(token) => {
+                            self.authenticate_oauth(token, context, now)
                         }
                         None => self.authenticate_pat(token, context, now),
                     },
@@ -154,7 +162,11 @@ impl Account {
     }
 
     /// Network policy enforcement for a user (§5.11): 099918 when the address is not allowed.
-    fn enforce_network_policy(&self, u: &User, context: &AuthContext) -> Result<(), AuthError> {
+    pub(crate) fn enforce_network_policy(
+        &self,
+        u: &User,
+        context: &AuthContext,
+    ) -> Result<(), AuthError> {
         if let Some(np) = self.user_network_policy(u) {
             if !self.network_allows(np, context.peer) {
                 return Err(errors::ip_not_allowed(

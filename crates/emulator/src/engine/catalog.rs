@@ -740,13 +740,16 @@ impl<T: Clone + PartialEq> TrackedVec<T> {
         self.items.extend(items);
     }
 
+    /// Like `Vec::retain`: `keep` sees every element exactly once, in order (callers may keep
+    /// state in it, such as an index counter).
     pub(crate) fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
-        let mut keep = keep;
-        if self.items.iter().all(&mut keep) {
+        let mask: Vec<bool> = self.items.iter().map(keep).collect();
+        if mask.iter().all(|k| *k) {
             return;
         }
         self.before_change();
-        self.items.retain(keep);
+        let mut mask = mask.into_iter();
+        self.items.retain(|_| mask.next().unwrap_or(true));
     }
 
     pub(crate) fn remove(&mut self, i: usize) -> T {
@@ -1309,6 +1312,23 @@ pub(crate) fn later(t: DateTime<Utc>, d: chrono::Duration) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracked_retain_calls_keep_once_per_element_in_order() {
+        let mut v: TrackedVec<u32> = TrackedVec::default();
+        for x in [10, 11, 12, 13] {
+            v.push(x);
+        }
+        // A stateful predicate, as REVOKE uses: drop the element at index 2.
+        let mut idx = 0;
+        v.retain(|_| {
+            let keep = idx != 2;
+            idx += 1;
+            keep
+        });
+        assert_eq!(idx, 4);
+        assert_eq!(v.to_vec(), vec![10, 11, 13]);
+    }
 
     fn t(h: i64) -> DateTime<Utc> {
         DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(h)
