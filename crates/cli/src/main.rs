@@ -1,10 +1,17 @@
 //! `snowpat`: scoped Snowflake credentials per tenant, agent and CLI user (`interfaces.md`).
 //!
-//! First subcommand: `snowpat emulator ...`, the embedded `snowpat-emulator` with the same flags.
+//! Commands: `bootstrap`, `quickstart`, `emulator`. Exit codes live in [`CliError::exit_code`]:
+//! 0 success; 1 the operation failed; 2 bad usage or bad input (nothing was sent); 3 partial
+//! success in a bulk command. Logs go to stderr, data to stdout.
+
+mod bootstrap;
+mod context;
+mod quickstart;
 
 use std::io::Write;
+use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use snowpat_emulator::server;
 
@@ -15,31 +22,135 @@ use snowpat_emulator::server;
     about = "Scoped Snowflake credentials: bootstrap, rotate, revoke, audit"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: context::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Create a blueprint's roles, policies and automation identity (--plan shows, --apply runs).
+    Bootstrap(bootstrap::BootstrapArgs),
+    /// The whole job on an embedded emulator: bootstrap, three tenants, expected vs observed.
+    Quickstart(quickstart::QuickstartArgs),
     /// Run the local Snowflake emulator (same flags as `snowpat-emulator`).
     Emulator(server::Args),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+/// Why a command did not succeed; the one place exit codes are decided.
+#[derive(Debug)]
+pub(crate) enum CliError {
+    /// Bad usage or bad input; nothing was sent (exit 2).
+    Usage(String),
+    /// Snowflake refused, or a fault outlasted retries (exit 1).
+    Snowflake(snowpat_client::Error),
+    /// Any other failure (exit 1).
+    Failed(anyhow::Error),
+    /// A bulk command partly succeeded (exit 3).
+    #[allow(dead_code)] // Used by the bulk tenant commands.
+    Partial(String),
+}
+
+impl CliError {
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            Self::Snowflake(_) | Self::Failed(_) => 1,
+            Self::Partial(_) => 3,
+        }
+    }
+
+    /// `error:` and, for Snowflake codes in the table, `hint:` lines on stderr.
+    fn report(&self) {
+        let mut err = std::io::stderr().lock();
+        match self {
+            Self::Usage(m) | Self::Partial(m) => {
+                let _ = writeln!(err, "error: {m}");
+            }
+            Self::Failed(e) => {
+                let _ = writeln!(err, "error: {e:#}");
+            }
+            Self::Snowflake(e) => {
+                let _ = writeln!(err, "error: {e}");
+                if let Some(info) = e.api().and_then(|a| a.info()) {
+                    let _ = writeln!(err, "hint: {} ({}): {}", info.code, info.title, info.fix);
+                }
+            }
+        }
+    }
+}
+
+impl From<snowpat_core::blueprints::BlueprintError> for CliError {
+    fn from(e: snowpat_core::blueprints::BlueprintError) -> Self {
+        use snowpat_core::blueprints::BlueprintError as B;
+        match e {
+            B::Config(m) => Self::Usage(m),
+            B::Client(c) => Self::Snowflake(c),
+            B::Step(s) => {
+                let statement = s.statement.clone();
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "error: while running: {statement}");
+                Self::Snowflake(s.source)
+            }
+            other => Self::Failed(anyhow::Error::new(other)),
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .map_err(CliError::Failed)
+}
+
+fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Emulator(args) => {
             server::init_logging();
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
-            runtime.block_on(server::run_until_signal(args.into(), |url| {
-                let mut stdout = std::io::stdout().lock();
-                let _ = writeln!(stdout, "listening on {url}");
-                let _ = stdout.flush();
-            }))?;
+            runtime()?
+                .block_on(server::run_until_signal(args.into(), |url| {
+                    let mut stdout = std::io::stdout().lock();
+                    let _ = writeln!(stdout, "listening on {url}");
+                    let _ = stdout.flush();
+                }))
+                .map_err(|e| CliError::Failed(e.into()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bootstrap(args) => {
+            init_logging(cli.global.verbose);
+            bootstrap::run(args, &cli.global, &runtime()?)
+        }
+        Command::Quickstart(args) => {
+            init_logging(cli.global.verbose);
+            runtime()?.block_on(quickstart::run(args))
         }
     }
-    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            e.report();
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

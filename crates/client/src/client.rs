@@ -40,6 +40,8 @@ pub struct Statement {
     warehouse: Option<String>,
     role: Option<String>,
     parameters: Map<String, Value>,
+    request_id: Option<Uuid>,
+    resubmission: bool,
 }
 
 impl Statement {
@@ -56,6 +58,8 @@ impl Statement {
             warehouse: None,
             role: None,
             parameters: Map::new(),
+            request_id: None,
+            resubmission: false,
         }
     }
 
@@ -132,6 +136,28 @@ impl Statement {
     pub fn parameter(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
         self.parameters.insert(name.into(), value.into());
         self
+    }
+
+    /// Send with this `requestId` instead of a fresh one, so a caller that recorded it before
+    /// sending (a journal) can resubmit the same request after a crash (protocols §2.8).
+    #[must_use]
+    pub fn request_id(mut self, request_id: Uuid) -> Self {
+        self.request_id = Some(request_id);
+        self
+    }
+
+    /// Mark even the first attempt `retry=true`: Snowflake answers with the original result of
+    /// the `requestId` if it already ran, instead of running it again (protocols §2.8).
+    #[must_use]
+    pub fn resubmission(mut self) -> Self {
+        self.resubmission = true;
+        self
+    }
+
+    /// The `requestId` set by [`Statement::request_id`], if any.
+    #[must_use]
+    pub fn fixed_request_id(&self) -> Option<Uuid> {
+        self.request_id
     }
 
     /// The request body (protocols §2.4).
@@ -408,6 +434,10 @@ impl Client {
     /// result: 202 answers are polled, later partitions fetched.
     pub async fn execute(&self, statement: &Statement) -> Result<ResultSet, Error> {
         let mut call = Call::new();
+        if let Some(request_id) = statement.request_id {
+            call.request_id = request_id;
+        }
+        let resubmission = statement.resubmission;
         let body = serde_json::to_vec(&statement.body(&self.inner.context))
             .map_err(|e| call.fail(ErrorKind::Decode(format!("cannot encode the request: {e}"))))?;
         let url = self.inner.statements_url.clone();
@@ -416,7 +446,7 @@ impl Client {
         let answer = self
             .send(&mut call, |http, retry| {
                 let mut query = vec![("requestId", request_id.as_str())];
-                if retry {
+                if retry || resubmission {
                     query.push(("retry", "true"));
                 }
                 if asynchronous {

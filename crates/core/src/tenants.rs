@@ -1,1 +1,904 @@
-//! See the crate documentation.
+//! The tenant lifecycle of seed 000 ("Per-Deployment Provisioning"): one service user and one
+//! role-restricted PAT per tenant, built as typed statements (`snowpat_sql::ast`), journaled
+//! before they are sent, the secret delivered to a sink and only its SHA-256 stored.
+//!
+//! Semantics (`interfaces.md` "Lifecycle semantics"): `rotate` sends grace = min(H, hours the
+//! current secret has left) computed from server time; `revoke` removes the token and every
+//! `<NAME>_ROTATED_*` object; `disable` disables the user; `enable` enables the user and each
+//! token; `drop` removes the tokens, then the user.
+
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use snowpat_client::{Client, ResultSet, ServerTime};
+use snowpat_sql::ast::{
+    AddPat, AlterUserAction, Expr, GrantTarget, Grantee, Ident, ModifyPat, ObjectKind, ObjectName,
+    Privileges, Property, Select, SelectItem, Statement, Value,
+};
+use uuid::Uuid;
+
+use crate::config::{MultiTenantConfig, TenantsConfig};
+use crate::sinks::{Sink, SinkError, SinkSpec};
+use crate::store::{JournalState, Store, StoreError, TenantRecord, TokenRecord};
+
+/// Tenant command failures.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantError {
+    #[error("invalid tenant id {0:?}: ids match ^[A-Za-z0-9_]{{1,64}}$ (letters, digits, underscore; 1 to 64 characters)")]
+    BadId(String),
+    #[error("tenant id {0} given more than once (ids are compared after folding to upper case); list each tenant once")]
+    DuplicateId(String),
+    #[error("no sink: pass --sink SINK or set tenants.sink in snowpat.toml")]
+    NoSink,
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("Snowflake refused or failed: {0}")]
+    Client(#[from] snowpat_client::Error),
+    #[error("unexpected result shape: {0}")]
+    Row(#[from] snowpat_client::RowError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("tenant {tenant}: {problem}")]
+    State { tenant: String, problem: String },
+}
+
+impl TenantError {
+    /// Bad usage or bad input, detected before anything was sent (exit 2).
+    pub fn is_usage(&self) -> bool {
+        match self {
+            Self::BadId(_) | Self::DuplicateId(_) | Self::NoSink => true,
+            Self::Sink(e) => !matches!(
+                e,
+                SinkError::Io { .. } | SinkError::NotDelivered { .. } | SinkError::Snowflake { .. }
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// A validated tenant id, folded to upper case.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// `^[A-Za-z0-9_]{1,64}$`, folded to upper case.
+    pub fn parse(text: &str) -> Result<Self, TenantError> {
+        if text.is_empty()
+            || text.len() > 64
+            || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(TenantError::BadId(text.to_owned()));
+        }
+        Ok(Self(text.to_ascii_uppercase()))
+    }
+
+    /// Parses many ids and refuses duplicates after folding.
+    pub fn parse_all<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Self>, TenantError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut ids = Vec::with_capacity(texts.len());
+        for text in texts {
+            let id = Self::parse(text.as_ref())?;
+            if !seen.insert(id.clone()) {
+                return Err(TenantError::DuplicateId(id.0));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Names and policies the lifecycle uses (`[tenants]` and `[blueprint.multi-tenant]`).
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub tenants: TenantsConfig,
+    pub blueprint: MultiTenantConfig,
+}
+
+impl Settings {
+    pub fn user(&self, id: &TenantId) -> String {
+        self.tenants
+            .user
+            .replace("{id}", id.as_str())
+            .to_ascii_uppercase()
+    }
+
+    pub fn token(&self, id: &TenantId) -> String {
+        self.tenants
+            .token
+            .replace("{id}", id.as_str())
+            .to_ascii_uppercase()
+    }
+
+    fn role(&self) -> Ident {
+        Ident::new(self.blueprint.runtime_role.to_ascii_uppercase())
+    }
+
+    fn policy(&self) -> ObjectName {
+        ObjectName(
+            [
+                &self.blueprint.database,
+                &self.blueprint.schema,
+                &self.blueprint.deployment_policy,
+            ]
+            .iter()
+            .map(|p| Ident::new(p.to_ascii_uppercase()))
+            .collect(),
+        )
+    }
+}
+
+/// What a command did for one tenant: one `--output json` line.
+#[derive(Debug)]
+pub struct Outcome {
+    pub tenant: String,
+    pub user: String,
+    pub token_name: String,
+    pub role: String,
+    pub expires_at: Option<String>,
+    pub sink: Option<String>,
+    pub secret_sha256: Option<String>,
+    /// `created`, `rotated`, `recovered`, `reminted`, `unchanged`, `revoked`, `disabled`,
+    /// `enabled`, `dropped`.
+    pub action: String,
+    /// Only when the sink is `stdout`.
+    pub secret: Option<SecretString>,
+}
+
+impl Outcome {
+    /// The JSON line (the secret only for the `stdout` sink).
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value = json!({
+            "tenant": self.tenant,
+            "user": self.user,
+            "token_name": self.token_name,
+            "role": self.role,
+            "expires_at": self.expires_at,
+            "sink": self.sink,
+            "secret_sha256": self.secret_sha256,
+            "action": self.action,
+        });
+        if let (Some(secret), Some(map)) = (&self.secret, value.as_object_mut()) {
+            map.insert("secret".into(), json!(secret.expose_secret()));
+        }
+        value
+    }
+}
+
+/// Hex SHA-256 of a secret (for audit correlation; the store keeps only this).
+pub fn secret_sha256(secret: &SecretString) -> String {
+    hex::encode(Sha256::digest(secret.expose_secret().as_bytes()))
+}
+
+/// A live token as `SHOW USER PATS` lists it.
+#[derive(Clone, Debug)]
+pub struct LiveToken {
+    pub name: String,
+    pub status: String,
+    pub expires_at: Option<ServerTime>,
+    pub role_restriction: Option<String>,
+}
+
+/// The lifecycle engine.
+pub struct Tenants<S: Store> {
+    client: Client,
+    store: Arc<S>,
+    settings: Settings,
+}
+
+impl<S: Store> Clone for Tenants<S> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            store: Arc::clone(&self.store),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+const ADD: &str = "ALTER USER ADD PAT";
+const ROTATE: &str = "ALTER USER ROTATE PAT";
+
+impl<S: Store> Tenants<S> {
+    pub fn new(client: Client, store: Arc<S>, settings: Settings) -> Self {
+        Self {
+            client,
+            store,
+            settings,
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Resolves the sink: `--sink`, else `tenants.sink`, else exit-2 error. Parsed, not touched.
+    pub fn sink_spec(&self, flag: Option<&str>) -> Result<SinkSpec, TenantError> {
+        let spec = flag
+            .map(str::to_owned)
+            .or_else(|| self.settings.tenants.sink.clone())
+            .ok_or(TenantError::NoSink)?;
+        Ok(SinkSpec::parse(&spec)?)
+    }
+
+    async fn run(&self, statement: &Statement) -> Result<ResultSet, TenantError> {
+        let request = snowpat_client::Statement::new(statement.to_string());
+        Ok(self.client.execute(&request).await?)
+    }
+
+    /// Server time (`SELECT CURRENT_TIMESTAMP()`), never the local clock.
+    pub async fn server_now(&self) -> Result<ServerTime, TenantError> {
+        let select = Statement::Select(Select {
+            items: vec![SelectItem {
+                expr: Expr::Function {
+                    name: "CURRENT_TIMESTAMP".into(),
+                    args: vec![],
+                },
+                alias: None,
+            }],
+            from: None,
+            filter: vec![],
+        });
+        let result = self.run(&select).await?;
+        let row = result.first().ok_or_else(|| TenantError::State {
+            tenant: String::new(),
+            problem: "SELECT CURRENT_TIMESTAMP() returned no row".into(),
+        })?;
+        Ok(row.get_at::<ServerTime>(0)?)
+    }
+
+    /// `SHOW USER PATS FOR USER u` (an error if the user is missing).
+    pub async fn live_tokens(&self, user: &str) -> Result<Vec<LiveToken>, TenantError> {
+        let result = self
+            .run(&Statement::ShowUserPats {
+                for_user: Some(Ident::new(user)),
+            })
+            .await?;
+        result
+            .rows()
+            .iter()
+            .map(|row| {
+                Ok(LiveToken {
+                    name: row.get("name")?,
+                    status: row.get("status")?,
+                    expires_at: row.get::<Option<ServerTime>>("expires_at")?,
+                    role_restriction: row.get::<Option<String>>("role_restriction")?,
+                })
+            })
+            .collect()
+    }
+
+    fn record(&self, id: &TenantId, status: &str, created_at: Option<String>) -> TenantRecord {
+        let now = crate::store::stamp();
+        TenantRecord {
+            id: id.to_string(),
+            user: self.settings.user(id),
+            token_name: self.settings.token(id),
+            role: self.settings.role().into_string(),
+            status: status.into(),
+            created_at: created_at.unwrap_or_else(|| now.clone()),
+            updated_at: now,
+        }
+    }
+
+    fn outcome(&self, id: &TenantId, action: &str) -> Outcome {
+        Outcome {
+            tenant: id.to_string(),
+            user: self.settings.user(id),
+            token_name: self.settings.token(id),
+            role: self.settings.role().into_string(),
+            expires_at: None,
+            sink: None,
+            secret_sha256: None,
+            action: action.into(),
+            secret: None,
+        }
+    }
+
+    /// Provisions one tenant (seed 000 steps 1–5), idempotently; recovers a pending ADD/ROTATE
+    /// from the journal first.
+    pub async fn provision(
+        &self,
+        id: &TenantId,
+        sink: &SinkSpec,
+        days: u32,
+    ) -> Result<Outcome, TenantError> {
+        let target = sink.for_tenant(id.as_str());
+        target.preflight()?;
+        let user = Ident::new(self.settings.user(id));
+        let token = self.settings.token(id);
+        let role = self.settings.role();
+        let created_at = self.store.tenant(id.as_str()).await?.map(|t| t.created_at);
+        self.store
+            .upsert_tenant(&self.record(id, "active", created_at))
+            .await?;
+
+        let steps = [
+            Statement::CreateUser {
+                or_replace: false,
+                if_not_exists: true,
+                name: user.clone(),
+                properties: vec![
+                    Property::new("TYPE", Value::Name(ObjectName::simple("SERVICE"))),
+                    Property::new("DEFAULT_ROLE", Value::Name(ObjectName(vec![role.clone()]))),
+                ],
+            },
+            Statement::GrantRole {
+                role: role.clone(),
+                to: Grantee::User(user.clone()),
+                with_grant_option: false,
+            },
+            Statement::AlterUser {
+                if_exists: false,
+                user: Some(user.clone()),
+                action: AlterUserAction::SetAuthenticationPolicy {
+                    policy: self.settings.policy(),
+                    // FORCE replaces a policy already attached: a rerun converges.
+                    force: true,
+                },
+            },
+            Statement::GrantPrivileges {
+                privileges: Privileges::List(vec![
+                    "MODIFY PROGRAMMATIC AUTHENTICATION METHODS".into()
+                ]),
+                on: GrantTarget::Object {
+                    kind: ObjectKind::User,
+                    name: ObjectName(vec![user.clone()]),
+                },
+                to_role: Ident::new(self.settings.blueprint.automation_role.to_ascii_uppercase()),
+                with_grant_option: false,
+            },
+        ];
+        for step in &steps {
+            self.run(step).await?;
+        }
+
+        // Crash recovery: a pending ADD/ROTATE is resubmitted with its requestId first.
+        if let Some(outcome) = self.recover(id, &target).await? {
+            return Ok(outcome);
+        }
+
+        let live = self.live_tokens(user.as_str()).await?;
+        let current = live.iter().find(|t| t.name == token);
+        match current {
+            Some(current) => {
+                let held = self.held(id, &token, &target, current).await?;
+                if held {
+                    let mut outcome = self.outcome(id, "unchanged");
+                    if let Some(record) = self
+                        .store
+                        .tokens(id.as_str())
+                        .await?
+                        .into_iter()
+                        .find(|t| t.name == token)
+                    {
+                        outcome.expires_at = record.expires_at;
+                        outcome.sink = Some(record.sink);
+                        outcome.secret_sha256 = Some(record.secret_sha256);
+                    }
+                    Ok(outcome)
+                } else {
+                    // A live token whose secret we hold in no sink: replace it now (grace 0).
+                    self.rotate_with_grace(id, &target, 0, "reminted").await
+                }
+            }
+            None => {
+                let add = Statement::AlterUser {
+                    if_exists: false,
+                    user: Some(user.clone()),
+                    action: AlterUserAction::AddPat(AddPat {
+                        if_not_exists: false,
+                        name: Ident::new(token.clone()),
+                        role_restriction: Some(role.clone()),
+                        days_to_expiry: Some(i64::from(days)),
+                        mins_to_bypass_network_policy_requirement: None,
+                        comment: Some(format!("snowpat tenant {id}")),
+                    }),
+                };
+                self.mint(id, &add, &target, "created").await
+            }
+        }
+    }
+
+    /// Whether the store says we delivered the live token's current secret to `target` (and,
+    /// for a file sink, the file still holds it).
+    async fn held(
+        &self,
+        id: &TenantId,
+        token: &str,
+        target: &Sink,
+        live: &LiveToken,
+    ) -> Result<bool, TenantError> {
+        let records = self.store.tokens(id.as_str()).await?;
+        let Some(record) = records.iter().find(|t| t.name == token) else {
+            return Ok(false);
+        };
+        if record.sink != target.to_string() {
+            return Ok(false);
+        }
+        let live_expiry = live.expires_at.map(|t| t.as_datetime().to_rfc3339());
+        if record.expires_at.is_some() && live_expiry.is_some() && record.expires_at != live_expiry
+        {
+            return Ok(false);
+        }
+        if let Sink::File(path) = target {
+            let Ok(text) = std::fs::read_to_string(path) else {
+                return Ok(false);
+            };
+            let secret = SecretString::from(text.trim_end_matches('\n').to_owned());
+            return Ok(secret_sha256(&secret) == record.secret_sha256);
+        }
+        Ok(true)
+    }
+
+    /// Resubmits the newest pending ADD/ROTATE of the tenant with its requestId and retry=true.
+    /// `None` when there was nothing to recover or the resubmission gave no secret.
+    async fn recover(&self, id: &TenantId, target: &Sink) -> Result<Option<Outcome>, TenantError> {
+        let journal = self.store.journal(id.as_str()).await?;
+        let pending: Vec<_> = journal
+            .into_iter()
+            .filter(|e| e.state == JournalState::Pending && (e.kind == ADD || e.kind == ROTATE))
+            .collect();
+        let mut recovered = None;
+        for entry in pending.into_iter().rev() {
+            let Some(text) = entry.statement.clone() else {
+                self.store
+                    .journal_finish(entry.seq, JournalState::Failed)
+                    .await?;
+                continue;
+            };
+            if recovered.is_some() {
+                self.store
+                    .journal_finish(entry.seq, JournalState::Failed)
+                    .await?;
+                continue;
+            }
+            let request = snowpat_client::Statement::new(text)
+                .request_id(entry.request_id)
+                .resubmission();
+            match self.client.execute(&request).await {
+                Ok(result) if !result.is_empty() => {
+                    recovered = Some(
+                        self.finish(id, entry.seq, &result, target, "recovered")
+                            .await?,
+                    );
+                }
+                Ok(_) | Err(_) => {
+                    tracing::warn!(tenant = %id, request_id = %entry.request_id,
+                        "the pending token statement could not be recovered; the token will be replaced");
+                    self.store
+                        .journal_finish(entry.seq, JournalState::Failed)
+                        .await?;
+                }
+            }
+        }
+        Ok(recovered)
+    }
+
+    /// Journals, sends and completes a token-minting statement.
+    async fn mint(
+        &self,
+        id: &TenantId,
+        statement: &Statement,
+        target: &Sink,
+        action: &str,
+    ) -> Result<Outcome, TenantError> {
+        let request_id = Uuid::new_v4();
+        let text = statement.to_string();
+        let seq = self
+            .store
+            .journal_begin(id.as_str(), statement.kind(), request_id, Some(&text))
+            .await?;
+        let request = snowpat_client::Statement::new(text).request_id(request_id);
+        match self.client.execute(&request).await {
+            Ok(result) => self.finish(id, seq, &result, target, action).await,
+            Err(e) => {
+                // A definitive refusal did not run; anything else may have: stay pending.
+                if matches!(e.kind(), snowpat_client::ErrorKind::Api(_)) && !e.retries_exhausted() {
+                    self.store.journal_finish(seq, JournalState::Failed).await?;
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Secret → sink → store metadata → journal done.
+    async fn finish(
+        &self,
+        id: &TenantId,
+        seq: i64,
+        result: &ResultSet,
+        target: &Sink,
+        action: &str,
+    ) -> Result<Outcome, TenantError> {
+        let row = result.first().ok_or_else(|| TenantError::State {
+            tenant: id.to_string(),
+            problem: "the token statement returned no secret".into(),
+        })?;
+        let secret = row.secret("token_secret")?;
+        if let Err(e) = target.deliver(&secret, &self.client).await {
+            // The secret is lost: the next provision replaces the token (grace 0).
+            self.store.journal_finish(seq, JournalState::Failed).await?;
+            return Err(e.into());
+        }
+        let sha = secret_sha256(&secret);
+        let token = self.settings.token(id);
+        let expires_at = self
+            .live_tokens(&self.settings.user(id))
+            .await?
+            .into_iter()
+            .find(|t| t.name == token)
+            .and_then(|t| t.expires_at)
+            .map(|t| t.as_datetime().to_rfc3339());
+        self.store
+            .put_token(&TokenRecord {
+                tenant: id.to_string(),
+                name: token.clone(),
+                role: self.settings.role().into_string(),
+                expires_at: expires_at.clone(),
+                secret_sha256: sha.clone(),
+                sink: target.to_string(),
+                updated_at: crate::store::stamp(),
+            })
+            .await?;
+        self.store.journal_finish(seq, JournalState::Done).await?;
+        let mut outcome = self.outcome(id, action);
+        outcome.expires_at = expires_at;
+        outcome.sink = Some(target.to_string());
+        outcome.secret_sha256 = Some(sha);
+        if matches!(target, Sink::Stdout) {
+            outcome.secret = Some(secret);
+        }
+        Ok(outcome)
+    }
+
+    /// Provisions many tenants, at most `concurrency` at once; results in the order of `ids`.
+    pub async fn provision_many(
+        &self,
+        ids: &[TenantId],
+        sink: &SinkSpec,
+        days: u32,
+        concurrency: usize,
+    ) -> Vec<(TenantId, Result<Outcome, TenantError>)> {
+        let gate = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, id) in ids.iter().cloned().enumerate() {
+            let this = self.clone();
+            let gate = Arc::clone(&gate);
+            let sink = sink.clone();
+            tasks.spawn(async move {
+                let _slot = gate.acquire_owned().await;
+                let result = this.provision(&id, &sink, days).await;
+                (index, result)
+            });
+        }
+        let mut results: Vec<Option<Result<Outcome, TenantError>>> =
+            ids.iter().map(|_| None).collect();
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((index, result)) = joined {
+                if let Some(slot) = results.get_mut(index) {
+                    *slot = Some(result);
+                }
+            }
+        }
+        ids.iter()
+            .cloned()
+            .zip(results)
+            .map(|(id, r)| {
+                let r = r.unwrap_or_else(|| {
+                    Err(TenantError::State {
+                        tenant: id.to_string(),
+                        problem: "the provisioning task ended abnormally".into(),
+                    })
+                });
+                (id, r)
+            })
+            .collect()
+    }
+
+    /// The sink a tenant's secrets go to: the one recorded with its token, else `flag`, else
+    /// `tenants.sink`.
+    pub async fn sink_of(&self, id: &TenantId, flag: Option<&str>) -> Result<Sink, TenantError> {
+        let token = self.settings.token(id);
+        if flag.is_none() {
+            if let Some(record) = self
+                .store
+                .tokens(id.as_str())
+                .await?
+                .into_iter()
+                .find(|t| t.name == token)
+            {
+                return Ok(SinkSpec::parse(&record.sink)?.for_tenant(id.as_str()));
+            }
+        }
+        Ok(self.sink_spec(flag)?.for_tenant(id.as_str()))
+    }
+
+    /// Rotates the tenant's token; the old secret keeps working for min(H, hours it has left).
+    pub async fn rotate(
+        &self,
+        id: &TenantId,
+        grace_hours: Option<u32>,
+    ) -> Result<Outcome, TenantError> {
+        let target = self.sink_of(id, None).await?;
+        target.preflight()?;
+        let hours = i64::from(grace_hours.unwrap_or(self.settings.tenants.grace_hours));
+        let token = self.settings.token(id);
+        let live = self.live_tokens(&self.settings.user(id)).await?;
+        let current = live
+            .iter()
+            .find(|t| t.name == token)
+            .ok_or_else(|| TenantError::State {
+                tenant: id.to_string(),
+                problem: format!("no token {token}; run `snowpat tenant provision {id}`"),
+            })?;
+        let now = self.server_now().await?;
+        let left = current
+            .expires_at
+            .map(|e| (e.epoch_millis() - now.epoch_millis()).div_euclid(3_600_000))
+            .unwrap_or(0)
+            .max(0);
+        self.rotate_with_grace(id, &target, hours.min(left), "rotated")
+            .await
+    }
+
+    async fn rotate_with_grace(
+        &self,
+        id: &TenantId,
+        target: &Sink,
+        grace: i64,
+        action: &str,
+    ) -> Result<Outcome, TenantError> {
+        let rotate = Statement::AlterUser {
+            if_exists: false,
+            user: Some(Ident::new(self.settings.user(id))),
+            action: AlterUserAction::RotatePat {
+                if_exists: false,
+                name: Ident::new(self.settings.token(id)),
+                expire_rotated_token_after_hours: Some(grace),
+            },
+        };
+        self.mint(id, &rotate, target, action).await
+    }
+
+    /// Removes the token and every `<NAME>_ROTATED_*` object: no secret of the tenant works.
+    pub async fn revoke(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        let user = self.settings.user(id);
+        let token = self.settings.token(id);
+        let rotated = format!("{token}_ROTATED_");
+        for live in self.live_tokens(&user).await? {
+            if live.name == token || live.name.starts_with(&rotated) {
+                self.remove_pat(&user, &live.name).await?;
+            }
+        }
+        self.store.delete_tokens(id.as_str()).await?;
+        self.store.set_tenant_status(id.as_str(), "revoked").await?;
+        Ok(self.outcome(id, "revoked"))
+    }
+
+    async fn remove_pat(&self, user: &str, name: &str) -> Result<(), TenantError> {
+        self.run(&Statement::AlterUser {
+            if_exists: false,
+            user: Some(Ident::new(user)),
+            action: AlterUserAction::RemovePat {
+                if_exists: true,
+                name: Ident::new(name),
+            },
+        })
+        .await
+        .map(|_| ())
+    }
+
+    fn set_disabled(&self, id: &TenantId, disabled: bool) -> Statement {
+        Statement::AlterUser {
+            if_exists: false,
+            user: Some(Ident::new(self.settings.user(id))),
+            action: AlterUserAction::Set(vec![Property::new("DISABLED", Value::Bool(disabled))]),
+        }
+    }
+
+    /// Disables the user (which disables its tokens).
+    pub async fn disable(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        self.run(&self.set_disabled(id, true)).await?;
+        self.store
+            .set_tenant_status(id.as_str(), "disabled")
+            .await?;
+        Ok(self.outcome(id, "disabled"))
+    }
+
+    /// Enables the user, then each of its tokens.
+    pub async fn enable(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        let user = self.settings.user(id);
+        self.run(&self.set_disabled(id, false)).await?;
+        let token = self.settings.token(id);
+        for live in self.live_tokens(&user).await? {
+            if live.name != token {
+                continue; // rotated-token objects accept no re-enable (§5.12.3)
+            }
+            self.run(&Statement::AlterUser {
+                if_exists: false,
+                user: Some(Ident::new(user.clone())),
+                action: AlterUserAction::ModifyPat {
+                    if_exists: true,
+                    name: Ident::new(live.name),
+                    change: ModifyPat::Set {
+                        disabled: Some(false),
+                        mins_to_bypass_network_policy_requirement: None,
+                        comment: None,
+                    },
+                },
+            })
+            .await?;
+        }
+        self.store.set_tenant_status(id.as_str(), "active").await?;
+        Ok(self.outcome(id, "enabled"))
+    }
+
+    /// Removes every token, then drops the user.
+    pub async fn drop_tenant(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        let user = self.settings.user(id);
+        match self.live_tokens(&user).await {
+            Ok(tokens) => {
+                for live in tokens {
+                    self.remove_pat(&user, &live.name).await?;
+                }
+            }
+            Err(TenantError::Client(e))
+                if e.api().is_some_and(|a| a.code.as_deref() == Some("002003")) => {}
+            Err(e) => return Err(e),
+        }
+        self.run(&Statement::DropUser {
+            if_exists: true,
+            name: Ident::new(user),
+        })
+        .await?;
+        self.store.delete_tokens(id.as_str()).await?;
+        self.store.set_tenant_status(id.as_str(), "dropped").await?;
+        Ok(self.outcome(id, "dropped"))
+    }
+
+    /// The store's tenants, each with its recorded token.
+    pub async fn list(&self) -> Result<Vec<Outcome>, TenantError> {
+        let mut out = Vec::new();
+        for tenant in self.store.tenants().await? {
+            let id = TenantId(tenant.id.clone());
+            let mut outcome = self.outcome(&id, &tenant.status);
+            outcome.user = tenant.user;
+            outcome.token_name = tenant.token_name.clone();
+            outcome.role = tenant.role;
+            if let Some(t) = self
+                .store
+                .tokens(&tenant.id)
+                .await?
+                .into_iter()
+                .find(|t| t.name == tenant.token_name)
+            {
+                outcome.expires_at = t.expires_at;
+                outcome.sink = Some(t.sink);
+                outcome.secret_sha256 = Some(t.secret_sha256);
+            }
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+
+    /// One tenant: the store's record and the live tokens from Snowflake.
+    pub async fn show(&self, id: &TenantId) -> Result<(Outcome, Vec<LiveToken>), TenantError> {
+        let listed = self.list().await?;
+        let outcome = listed
+            .into_iter()
+            .find(|o| o.tenant == id.as_str())
+            .ok_or_else(|| TenantError::State {
+                tenant: id.to_string(),
+                problem: "unknown to the store; run `snowpat tenant provision` first".into(),
+            })?;
+        let live = self.live_tokens(&outcome.user).await.unwrap_or_default();
+        Ok((outcome, live))
+    }
+
+    /// Rotates every active tenant whose token expires within `within` (server time) and removes
+    /// expired `_ROTATED_` objects.
+    pub async fn rotate_due(
+        &self,
+        within: std::time::Duration,
+    ) -> Result<Vec<(TenantId, Result<Outcome, TenantError>)>, TenantError> {
+        let now = self.server_now().await?;
+        let horizon =
+            now.epoch_millis() + i64::try_from(within.as_millis()).unwrap_or(i64::MAX / 2);
+        let mut results = Vec::new();
+        for tenant in self.store.tenants().await? {
+            if tenant.status != "active" {
+                continue;
+            }
+            let id = TenantId(tenant.id.clone());
+            let live = match self.live_tokens(&tenant.user).await {
+                Ok(live) => live,
+                Err(e) => {
+                    results.push((id, Err(e)));
+                    continue;
+                }
+            };
+            let rotated = format!("{}_ROTATED_", tenant.token_name);
+            for t in &live {
+                if t.name.starts_with(&rotated) && t.status == "EXPIRED" {
+                    self.remove_pat(&tenant.user, &t.name).await?;
+                }
+            }
+            let due = live.iter().any(|t| {
+                t.name == tenant.token_name
+                    && t.expires_at.is_some_and(|e| e.epoch_millis() <= horizon)
+            });
+            if due {
+                let r = self.rotate(&id, None).await;
+                results.push((id, r));
+            }
+        }
+        Ok(results)
+    }
+}
+
+/// Parses `36h`, `7d`, `90m`, `45s`.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids() {
+        assert_eq!(TenantId::parse("acme_1").unwrap().as_str(), "ACME_1");
+        for bad in ["", "x; DROP USER y", "é", &"a".repeat(65), "a-b", "a b"] {
+            assert!(
+                matches!(TenantId::parse(bad), Err(TenantError::BadId(_))),
+                "{bad}"
+            );
+        }
+        assert!(TenantId::parse(&"a".repeat(64)).is_ok());
+        assert!(matches!(
+            TenantId::parse_all(&["acme", "ACME"]),
+            Err(TenantError::DuplicateId(_))
+        ));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("36h"),
+            Some(std::time::Duration::from_secs(36 * 3600))
+        );
+        assert_eq!(
+            parse_duration("7d"),
+            Some(std::time::Duration::from_secs(7 * 86_400))
+        );
+        assert_eq!(parse_duration("7"), None);
+        assert_eq!(parse_duration("x"), None);
+    }
+}

@@ -374,3 +374,30 @@ async fn protocols_2_6_multi_statement_request_shape() {
         Some("/api/v2/statements/c2")
     );
 }
+
+/// protocols §2.8: a journal records the `requestId` before sending; a resubmission after a crash
+/// sends that same id with `retry=true` on its first attempt.
+#[tokio::test]
+async fn protocols_2_8_caller_supplied_request_id_and_resubmission() {
+    let mock = Mock::start(vec![
+        Reply::Json(200, ok_body("h1", json!([["1"]]), json!([{"rowCount": 1}]))),
+        Reply::Json(200, ok_body("h2", json!([["2"]]), json!([{"rowCount": 1}]))),
+    ])
+    .await;
+    let client = mock.client(pat());
+    let id = uuid::Uuid::new_v4();
+    let first = Statement::new("SELECT 1").request_id(id);
+    assert_eq!(first.fixed_request_id(), Some(id));
+    client.execute(&first).await.unwrap();
+    client
+        .execute(&Statement::new("SELECT 1").request_id(id).resubmission())
+        .await
+        .unwrap();
+    let seen = mock.seen();
+    assert_eq!(seen.len(), 2);
+    let expected = id.to_string();
+    assert_eq!(seen[0].query("requestId"), Some(expected.as_str()));
+    assert_eq!(seen[0].query("retry"), None);
+    assert_eq!(seen[1].query("requestId"), Some(expected.as_str()));
+    assert_eq!(seen[1].query("retry"), Some("true"));
+}

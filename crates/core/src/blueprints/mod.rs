@@ -1,1 +1,234 @@
-//! See the crate documentation.
+//! Blueprints: the account patterns of the seeds as plans of typed statements, with a privilege
+//! preflight (`interfaces.md`, `bootstrap BLUEPRINT --plan | --apply`).
+//!
+//! * [`multi_tenant`]: seed 000.
+
+pub mod multi_tenant;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use snowpat_client::Client;
+use snowpat_sql::ast::{AlterUserAction, Statement};
+
+use crate::plan::{Plan, PlanError};
+
+/// Why a blueprint could not be planned or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum BlueprintError {
+    /// Bad settings (exit 2).
+    #[error("{0}")]
+    Config(String),
+    /// The applying identity lacks a privilege (nothing was changed).
+    #[error("privilege preflight: {0}")]
+    Preflight(String),
+    /// A read or a change was refused.
+    #[error(transparent)]
+    Client(#[from] snowpat_client::Error),
+    #[error(transparent)]
+    Step(#[from] PlanError),
+    #[error("sink {sink}: {message}")]
+    Sink { sink: String, message: String },
+    #[error("key generation failed: {0}")]
+    Key(String),
+}
+
+impl BlueprintError {
+    /// The client error underneath, for CLI hints.
+    pub fn client_error(&self) -> Option<&snowpat_client::Error> {
+        match self {
+            Self::Client(e) => Some(e),
+            Self::Step(e) => Some(&e.source),
+            _ => None,
+        }
+    }
+}
+
+/// `--sink`: `file:PATH` (or a bare path). Other sink kinds belong to `crate::sinks`.
+#[derive(Clone, Debug)]
+pub struct FileSink(pub PathBuf);
+
+impl FileSink {
+    /// Parses `file:PATH` or `PATH`.
+    pub fn parse(spec: &str) -> Result<Self, BlueprintError> {
+        let path = spec.strip_prefix("file:").unwrap_or(spec);
+        if path.is_empty() || spec.contains("{id}") {
+            return Err(BlueprintError::Config(format!(
+                "--sink {spec:?}: expected file:PATH"
+            )));
+        }
+        for prefix in ["dotenv:", "exec:", "snowflake-secret:", "stdout"] {
+            if spec.starts_with(prefix) {
+                return Err(BlueprintError::Config(format!(
+                    "--sink {spec:?}: bootstrap delivers to file:PATH only"
+                )));
+            }
+        }
+        Ok(Self(PathBuf::from(path)))
+    }
+
+    /// Writes `secret` 0600 through a temporary file (O_EXCL|O_NOFOLLOW), fsync and rename.
+    pub fn write(&self, secret: &SecretString) -> Result<(), BlueprintError> {
+        let err = |message: String| BlueprintError::Sink {
+            sink: self.0.display().to_string(),
+            message,
+        };
+        if let Ok(meta) = std::fs::symlink_metadata(&self.0) {
+            if meta.file_type().is_symlink() {
+                return Err(err("refusing to write through a symlink".into()));
+            }
+        }
+        let dir = match self.0.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
+        check_dir(&dir).map_err(err)?;
+        let file_name = self
+            .0
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "secret".into());
+        let tmp = dir.join(format!(".{file_name}.{}.tmp", uuid::Uuid::new_v4()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600).custom_flags(libc_o_nofollow());
+        }
+        let result = (|| {
+            let mut file = options.open(&tmp)?;
+            file.write_all(secret.expose_secret().as_bytes())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &self.0)?;
+            if let Ok(d) = std::fs::File::open(&dir) {
+                let _ = d.sync_all();
+            }
+            Ok::<(), std::io::Error>(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result.map_err(|e| err(e.to_string()))
+    }
+}
+
+#[cfg(unix)]
+fn check_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).map_err(|e| e.to_string())?;
+    // Writable by others without the sticky bit: someone else could swap the file.
+    if meta.mode() & 0o002 != 0 && meta.mode() & 0o1000 == 0 {
+        return Err(format!("{} is writable by others", dir.display()));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_dir(_dir: &Path) -> Result<(), String> {
+    Ok(())
+}
+
+/// `O_NOFOLLOW` on Linux and the BSDs (no libc dependency for one constant).
+#[cfg(unix)]
+fn libc_o_nofollow() -> i32 {
+    if cfg!(target_os = "linux") {
+        0o400000
+    } else {
+        0x0100
+    }
+}
+
+/// A fresh RSA-2048 key: (PKCS#8 PEM private key, base64 DER public key for RSA_PUBLIC_KEY).
+pub fn generate_key() -> Result<(SecretString, String), BlueprintError> {
+    use base64::Engine as _;
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
+        .map_err(|e| BlueprintError::Key(e.to_string()))?;
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| BlueprintError::Key(e.to_string()))?;
+    let public = key
+        .to_public_key()
+        .to_public_key_der()
+        .map_err(|e| BlueprintError::Key(e.to_string()))?;
+    Ok((
+        SecretString::from(pem.to_string()),
+        base64::engine::general_purpose::STANDARD.encode(public.as_bytes()),
+    ))
+}
+
+/// What `bootstrap` did.
+pub struct Outcome {
+    /// The changes (empty: "no changes").
+    pub plan: Plan,
+    /// Whether they were sent.
+    pub applied: bool,
+    /// Where the minted credential went, if one was minted.
+    pub delivered: Option<PathBuf>,
+}
+
+/// `bootstrap multi-tenant`: preflight, read, plan; with `apply`, deliver any key first, send the
+/// changes, deliver any PAT.
+pub async fn bootstrap_multi_tenant(
+    client: &Client,
+    blueprint: &multi_tenant::MultiTenant,
+    apply: bool,
+    sink: Option<&FileSink>,
+) -> Result<Outcome, BlueprintError> {
+    blueprint.preflight(client).await?;
+    let observed = blueprint.observe(client).await?;
+    let needs_key = blueprint.auth == crate::config::AutomationAuth::KeyPair;
+    // Plan first without a key to learn whether one is needed.
+    let probe = blueprint.plan(&observed, None);
+    let mints = multi_tenant::MultiTenant::mints(&probe);
+    if !apply || !mints {
+        if apply {
+            probe.apply(client).await?;
+        }
+        return Ok(Outcome {
+            plan: probe,
+            applied: apply,
+            delivered: None,
+        });
+    }
+    let sink = sink.ok_or_else(|| {
+        BlueprintError::Config(
+            "this apply mints the automation credential: --sink file:PATH is required".into(),
+        )
+    })?;
+    let (plan, key) = if needs_key {
+        let (private, public) = generate_key()?;
+        // The private key reaches the sink before its public half is set, so it is never lost.
+        sink.write(&private)?;
+        (blueprint.plan(&observed, Some(&public)), true)
+    } else {
+        (probe, false)
+    };
+    let results = plan.apply(client).await?;
+    if !key {
+        for (step, rs) in plan.steps.iter().zip(&results) {
+            if let Statement::AlterUser {
+                action: AlterUserAction::AddPat(_),
+                ..
+            } = &step.statement
+            {
+                let secret = rs
+                    .first()
+                    .and_then(|r| r.secret("token_secret").ok())
+                    .ok_or_else(|| BlueprintError::Sink {
+                        sink: sink.0.display().to_string(),
+                        message: "the ADD PAT answer carried no token_secret".into(),
+                    })?;
+                sink.write(&secret)?;
+            }
+        }
+    }
+    Ok(Outcome {
+        plan,
+        applied: true,
+        delivered: Some(sink.0.clone()),
+    })
+}

@@ -1,1 +1,146 @@
-//! See the crate documentation.
+//! The state store (architecture: "the store never holds a secret"): tenants, token metadata
+//! (name, role, server-time expiry, SHA-256 of the secret, sink) and the journal of statements,
+//! each `requestId` recorded *before* the statement is sent so a rerun after a crash can resubmit
+//! it (protocols §2.8).
+//!
+//! [`Store`] is backend-neutral; [`SqliteStore`] is the first implementation (`sqlite:PATH`).
+
+mod sqlite;
+
+use std::future::Future;
+
+pub use sqlite::SqliteStore;
+
+/// Store failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported store URL {0:?}: use sqlite:PATH")]
+    Url(String),
+    #[error("cannot prepare the store at {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("store database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("store migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// One tenant as the store knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantRecord {
+    pub id: String,
+    pub user: String,
+    pub token_name: String,
+    pub role: String,
+    /// `active`, `disabled`, `revoked`, `dropped`.
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A token's metadata; never its secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub tenant: String,
+    pub name: String,
+    pub role: String,
+    /// Server time (`SHOW USER PATS` `expires_at`), RFC 3339.
+    pub expires_at: Option<String>,
+    pub secret_sha256: String,
+    /// The sink spec the secret went to (with `{id}` expanded).
+    pub sink: String,
+    pub updated_at: String,
+}
+
+/// Journal states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalState {
+    Pending,
+    Done,
+    Failed,
+}
+
+impl JournalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Done => "done",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Self {
+        match text {
+            "done" => Self::Done,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// One statement snowpat sent (or was about to send).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub seq: i64,
+    pub tenant: String,
+    /// The statement kind (`ALTER USER ADD PAT`, ...).
+    pub kind: String,
+    pub request_id: uuid::Uuid,
+    /// The statement text, kept only for statements that carry no secret (ADD/ROTATE PAT) so a
+    /// rerun can resubmit the very same request.
+    pub statement: Option<String>,
+    pub state: JournalState,
+}
+
+/// The backend-neutral store interface.
+pub trait Store: Send + Sync + 'static {
+    /// Inserts or updates a tenant (status and timestamps included).
+    fn upsert_tenant(
+        &self,
+        tenant: &TenantRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn tenant(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<TenantRecord>, StoreError>> + Send;
+    fn tenants(&self) -> impl Future<Output = Result<Vec<TenantRecord>, StoreError>> + Send;
+    fn set_tenant_status(
+        &self,
+        id: &str,
+        status: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Inserts or replaces the metadata of one token.
+    fn put_token(&self, token: &TokenRecord)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn tokens(
+        &self,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
+    fn delete_tokens(&self, tenant: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records a statement as pending before it is sent; returns its sequence number.
+    fn journal_begin(
+        &self,
+        tenant: &str,
+        kind: &str,
+        request_id: uuid::Uuid,
+        statement: Option<&str>,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    fn journal_finish(
+        &self,
+        seq: i64,
+        state: JournalState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The tenant's journal, oldest first.
+    fn journal(
+        &self,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
+}
+
+/// Now, for store bookkeeping timestamps only (never for token lifetimes, which use server time).
+pub(crate) fn stamp() -> String {
+    chrono::Utc::now().to_rfc3339()
+}

@@ -1,0 +1,847 @@
+//! The multi-tenant blueprint (seed 000, `[blueprint.multi-tenant]`): a runtime role that can only
+//! call Cortex, an automation role and service user that provision deployment users and their
+//! role-restricted PATs, a strict deployment authentication policy and a relaxed one for the
+//! automation user, and (unless `allowed_cidrs = ["none"]`) a network rule and policy.
+//!
+//! Differences from the seed, each deliberate:
+//! * the automation identity is an RSA key pair by default (`automation_auth = "pat"` opts into the
+//!   seed's unrestricted PAT);
+//! * the deployment policy is not handed to the automation role by OWNERSHIP (which would let it
+//!   weaken the policy, `snowflake-behaviour.md` §4.3 "ALTER AUTHENTICATION POLICY") unless
+//!   `--seed-compat`; by default the automation role gets `APPLY AUTHENTICATION POLICY ON ACCOUNT`,
+//!   the first form §4.3 lists for `ALTER USER SET AUTHENTICATION POLICY`;
+//! * with CIDRs configured, PAT_POLICY uses `NETWORK_POLICY_EVALUATION = ENFORCED_REQUIRED`.
+//!
+//! Applying is idempotent: the account is read first and only what is missing or drifted is sent.
+
+use std::collections::BTreeSet;
+
+use secrecy::SecretString;
+use snowpat_client::{Client, ResultSet};
+use snowpat_sql::ast::{
+    AddPat, AlterPolicyAction, AlterUserAction, CreateMode, CurrentGrants, Expr, GrantTarget,
+    Grantee, Ident, ObjectKind, ObjectName, OwnershipTarget, PolicyOn, Privileges, Property,
+    Select, SelectItem, ShowFilter, ShowGrantsTarget, ShowKind, ShowScope, Statement, Value,
+};
+
+use super::BlueprintError;
+use crate::config::{AutomationAuth, MultiTenantConfig};
+use crate::plan::{execute, Plan, Step};
+
+/// The role used for role and grant management (seed step 1 and 2).
+const SECURITYADMIN: &str = "SECURITYADMIN";
+/// The role used for policies, users and account-level grants (seed step 3 and 4).
+const ACCOUNTADMIN: &str = "ACCOUNTADMIN";
+/// The name of the automation PAT in `automation_auth = "pat"` mode (seed step 4).
+pub const AUTOMATION_PAT: &str = "AUTOMATION_PAT";
+/// The network rule and policy created when `allowed_cidrs` is not `["none"]`.
+pub const NETWORK_RULE: &str = "SNOWPAT_DEPLOYMENT_INGRESS";
+pub const NETWORK_POLICY: &str = "SNOWPAT_DEPLOYMENT_NETWORK_POLICY";
+/// Roles no deployment PAT may be restricted to (seed step 3).
+const BLOCKED_ROLES: [&str; 3] = ["ACCOUNTADMIN", "SYSADMIN", "SECURITYADMIN"];
+
+/// Options of `bootstrap multi-tenant`.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Reproduce the seed's GRANT OWNERSHIP of the deployment policy to the automation role.
+    pub seed_compat: bool,
+}
+
+/// The blueprint with its validated settings.
+#[derive(Clone, Debug)]
+pub struct MultiTenant {
+    pub config: MultiTenantConfig,
+    pub auth: AutomationAuth,
+    pub cidrs: Option<Vec<String>>,
+    pub options: Options,
+}
+
+/// What the reads found.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    pub roles: BTreeSet<String>,
+    /// Owner of the runtime role.
+    pub runtime_owner: Option<String>,
+    pub database: bool,
+    pub schema: bool,
+    /// Policies in the schema: name → owner.
+    pub policies: Vec<(String, String)>,
+    /// PAT_POLICY text per existing policy.
+    pub pat_policies: Vec<(String, String)>,
+    pub network_rule: bool,
+    pub network_policy: bool,
+    /// (privilege, granted_on, name) to the runtime role.
+    pub runtime_grants: Vec<(String, String, String)>,
+    /// (privilege, granted_on, name) to the automation role.
+    pub automation_grants: Vec<(String, String, String)>,
+    pub user: bool,
+    /// DESCRIBE USER property → value.
+    pub user_props: Vec<(String, String)>,
+    /// Roles granted to the automation user.
+    pub user_roles: BTreeSet<String>,
+    /// Authentication policy set on the automation user.
+    pub user_policy: Option<String>,
+    pub user_pats: BTreeSet<String>,
+}
+
+/// What `apply` produced: the key or PAT to deliver, if one was minted.
+pub enum Minted {
+    None,
+    /// PKCS#8 PEM private key of the automation user.
+    PrivateKey(SecretString),
+    /// The automation PAT secret.
+    Pat(SecretString),
+}
+
+fn ident(s: &str) -> Ident {
+    Ident::new(s)
+}
+
+fn like(s: &str) -> ShowFilter {
+    ShowFilter {
+        like: Some(s.to_string()),
+        ..ShowFilter::default()
+    }
+}
+
+fn name_value(s: &str) -> Value {
+    Value::Name(ObjectName::simple(s))
+}
+
+fn col(rs: &ResultSet, row: usize, name: &str) -> String {
+    rs.rows()
+        .get(row)
+        .and_then(|r| r.get::<Option<String>>(name).ok().flatten())
+        .unwrap_or_default()
+}
+
+fn names(rs: &ResultSet) -> Vec<String> {
+    (0..rs.len()).map(|i| col(rs, i, "name")).collect()
+}
+
+fn grants(rs: &ResultSet) -> Vec<(String, String, String)> {
+    (0..rs.len())
+        .map(|i| {
+            (
+                col(rs, i, "privilege"),
+                col(rs, i, "granted_on"),
+                col(rs, i, "name"),
+            )
+        })
+        .collect()
+}
+
+impl MultiTenant {
+    /// Validates `config` (the same checks as loading `snowpat.toml`).
+    pub fn new(config: MultiTenantConfig, options: Options) -> Result<Self, BlueprintError> {
+        let auth = config
+            .auth()
+            .map_err(|m| BlueprintError::Config(format!("automation_auth: {m}")))?;
+        let cidrs = config
+            .cidrs()
+            .map_err(|m| BlueprintError::Config(format!("allowed_cidrs: {m}")))?;
+        Ok(Self {
+            config,
+            auth,
+            cidrs,
+            options,
+        })
+    }
+
+    fn schema_name(&self) -> ObjectName {
+        ObjectName(vec![
+            ident(&self.config.database),
+            ident(&self.config.schema),
+        ])
+    }
+
+    fn qualified(&self, name: &str) -> ObjectName {
+        ObjectName(vec![
+            ident(&self.config.database),
+            ident(&self.config.schema),
+            ident(name),
+        ])
+    }
+
+    /// The fully qualified deployment policy (for `ALTER USER ... SET AUTHENTICATION POLICY`).
+    pub fn deployment_policy(&self) -> ObjectName {
+        self.qualified(&self.config.deployment_policy)
+    }
+
+    /// `NETWORK_POLICY_EVALUATION` of both policies.
+    fn evaluation(&self) -> &'static str {
+        if self.cidrs.is_some() {
+            "ENFORCED_REQUIRED"
+        } else {
+            "ENFORCED_NOT_REQUIRED"
+        }
+    }
+
+    /// PAT_POLICY as the seed's, with `require` for service users.
+    fn pat_policy(&self, require: bool) -> Vec<Property> {
+        vec![Property::new(
+            "PAT_POLICY",
+            Value::Properties(vec![
+                Property::new("NETWORK_POLICY_EVALUATION", name_value(self.evaluation())),
+                Property::new("MAX_EXPIRY_IN_DAYS", Value::Number("365".into())),
+                Property::new("DEFAULT_EXPIRY_IN_DAYS", Value::Number("90".into())),
+                Property::new(
+                    "REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS",
+                    Value::Bool(require),
+                ),
+                Property::new(
+                    "BLOCKED_ROLES_LIST",
+                    Value::List(
+                        BLOCKED_ROLES
+                            .iter()
+                            .map(|r| Value::String((*r).to_string()))
+                            .collect(),
+                    ),
+                ),
+            ]),
+        )]
+    }
+
+    /// Whether an observed PAT_POLICY text matches what [`Self::pat_policy`] sets.
+    fn pat_policy_matches(&self, text: &str, require: bool) -> bool {
+        let t = text.replace(' ', "").to_ascii_uppercase();
+        let require = if require { "TRUE" } else { "FALSE" };
+        t.contains(&format!("NETWORK_POLICY_EVALUATION={}", self.evaluation()))
+            && t.contains(&format!(
+                "REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS={require}"
+            ))
+            && t.contains("MAX_EXPIRY_IN_DAYS=365")
+            && t.contains("DEFAULT_EXPIRY_IN_DAYS=90")
+            && BLOCKED_ROLES.iter().all(|r| t.contains(r))
+    }
+
+    /// Privilege preflight: the applying identity must be able to use the roles the plan runs as.
+    pub async fn preflight(&self, client: &Client) -> Result<(), BlueprintError> {
+        let select = Statement::Select(Select {
+            items: vec![SelectItem {
+                expr: Expr::Function {
+                    name: "CURRENT_AVAILABLE_ROLES".into(),
+                    args: vec![],
+                },
+                alias: Some(ident("ROLES")),
+            }],
+            from: None,
+            filter: vec![],
+        });
+        let rs = execute(client, &Step::read(None, select)).await?;
+        let available: Vec<String> =
+            serde_json::from_str(&col(&rs, 0, "ROLES")).unwrap_or_default();
+        let missing: Vec<&str> = [SECURITYADMIN, ACCOUNTADMIN]
+            .into_iter()
+            .filter(|r| !available.iter().any(|a| a.eq_ignore_ascii_case(r)))
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(BlueprintError::Preflight(format!(
+                "the applying identity cannot use role(s) {} (needed for CREATE ROLE, GRANT, \
+                 CREATE AUTHENTICATION POLICY and CREATE USER); it has {}",
+                missing.join(", "),
+                if available.is_empty() {
+                    "none".to_string()
+                } else {
+                    available.join(", ")
+                }
+            )))
+        }
+    }
+
+    /// Reads the account (SHOW / DESCRIBE only), as ACCOUNTADMIN.
+    pub async fn observe(&self, client: &Client) -> Result<Observed, BlueprintError> {
+        let c = &self.config;
+        let read = |s: Statement| Step::read(Some(ACCOUNTADMIN), s);
+        let mut o = Observed::default();
+        for role in [&c.runtime_role, &c.automation_role] {
+            let rs = execute(
+                client,
+                &read(Statement::ShowRoles {
+                    terse: false,
+                    filter: like(role),
+                }),
+            )
+            .await?;
+            for i in 0..rs.len() {
+                let name = col(&rs, i, "name");
+                if name == *role {
+                    if *role == c.runtime_role {
+                        o.runtime_owner = Some(col(&rs, i, "owner"));
+                    }
+                    o.roles.insert(name);
+                }
+            }
+        }
+        let dbs = execute(
+            client,
+            &read(Statement::ShowObjects {
+                kind: ShowKind::Databases,
+                filter: like(&c.database),
+                scope: None,
+            }),
+        )
+        .await?;
+        o.database = names(&dbs).contains(&c.database);
+        if o.database {
+            let schemas = execute(
+                client,
+                &read(Statement::ShowObjects {
+                    kind: ShowKind::Schemas,
+                    filter: like(&c.schema),
+                    scope: Some(ShowScope::Database(ident(&c.database))),
+                }),
+            )
+            .await?;
+            o.schema = names(&schemas).contains(&c.schema);
+        }
+        if o.schema {
+            let rs = execute(
+                client,
+                &read(Statement::ShowAuthenticationPolicies {
+                    filter: ShowFilter::default(),
+                    scope: Some(ShowScope::Schema(self.schema_name())),
+                    on: None,
+                }),
+            )
+            .await?;
+            for i in 0..rs.len() {
+                o.policies.push((col(&rs, i, "name"), col(&rs, i, "owner")));
+            }
+            for policy in [&c.deployment_policy, &c.automation_policy] {
+                if o.policies.iter().any(|(n, _)| n == policy) {
+                    let rs = execute(
+                        client,
+                        &read(Statement::DescribeAuthenticationPolicy {
+                            name: self.qualified(policy),
+                        }),
+                    )
+                    .await?;
+                    for i in 0..rs.len() {
+                        if col(&rs, i, "property") == "PAT_POLICY" {
+                            o.pat_policies.push((policy.clone(), col(&rs, i, "value")));
+                        }
+                    }
+                }
+            }
+            let rules = execute(
+                client,
+                &read(Statement::ShowObjects {
+                    kind: ShowKind::NetworkRules,
+                    filter: like(NETWORK_RULE),
+                    scope: Some(ShowScope::Schema(self.schema_name())),
+                }),
+            )
+            .await?;
+            o.network_rule = names(&rules).iter().any(|n| n == NETWORK_RULE);
+        }
+        let policies = execute(
+            client,
+            &read(Statement::ShowObjects {
+                kind: ShowKind::NetworkPolicies,
+                filter: like(NETWORK_POLICY),
+                scope: None,
+            }),
+        )
+        .await?;
+        o.network_policy = names(&policies).iter().any(|n| n == NETWORK_POLICY);
+        if o.roles.contains(&c.runtime_role) {
+            let rs = execute(
+                client,
+                &read(Statement::ShowGrants(ShowGrantsTarget::ToRole(ident(
+                    &c.runtime_role,
+                )))),
+            )
+            .await?;
+            o.runtime_grants = grants(&rs);
+        }
+        if o.roles.contains(&c.automation_role) {
+            let rs = execute(
+                client,
+                &read(Statement::ShowGrants(ShowGrantsTarget::ToRole(ident(
+                    &c.automation_role,
+                )))),
+            )
+            .await?;
+            o.automation_grants = grants(&rs);
+        }
+        let users = execute(
+            client,
+            &read(Statement::ShowUsers {
+                terse: false,
+                filter: like(&c.automation_user),
+            }),
+        )
+        .await?;
+        o.user = names(&users).contains(&c.automation_user);
+        if o.user {
+            let user = ident(&c.automation_user);
+            let rs = execute(
+                client,
+                &read(Statement::DescribeUser { name: user.clone() }),
+            )
+            .await?;
+            for i in 0..rs.len() {
+                o.user_props
+                    .push((col(&rs, i, "property"), col(&rs, i, "value")));
+            }
+            let rs = execute(
+                client,
+                &read(Statement::ShowGrants(ShowGrantsTarget::ToUser(
+                    user.clone(),
+                ))),
+            )
+            .await?;
+            o.user_roles = (0..rs.len()).map(|i| col(&rs, i, "role")).collect();
+            let rs = execute(
+                client,
+                &read(Statement::ShowAuthenticationPolicies {
+                    filter: ShowFilter::default(),
+                    scope: None,
+                    on: Some(PolicyOn::User(user.clone())),
+                }),
+            )
+            .await?;
+            o.user_policy = rs.first().map(|_| col(&rs, 0, "name"));
+            if self.auth == AutomationAuth::Pat {
+                let rs = execute(
+                    client,
+                    &read(Statement::ShowUserPats {
+                        for_user: Some(user),
+                    }),
+                )
+                .await?;
+                o.user_pats = names(&rs).into_iter().collect();
+            }
+        }
+        Ok(o)
+    }
+
+    /// The changes that take the observed account to the blueprint. `public_key` is the base64
+    /// DER key to set when the automation user has none (key-pair mode).
+    pub fn plan(&self, o: &Observed, public_key: Option<&str>) -> Plan {
+        let c = &self.config;
+        let mut steps = Vec::new();
+        let runtime = ident(&c.runtime_role);
+        let automation = ident(&c.automation_role);
+        let has_grant = |grants: &[(String, String, String)], p: &str, on: &str, name: &str| {
+            grants.iter().any(|(gp, gon, gn)| {
+                gp.eq_ignore_ascii_case(p)
+                    && gon.eq_ignore_ascii_case(on)
+                    && (name.is_empty() || gn.eq_ignore_ascii_case(name) || gn.ends_with(name))
+            })
+        };
+
+        // Seed step 1: the runtime role.
+        if !o.roles.contains(&c.runtime_role) {
+            steps.push(Step::change(
+                SECURITYADMIN,
+                "runtime role (seed step 1)",
+                Statement::CreateRole {
+                    or_replace: false,
+                    if_not_exists: true,
+                    name: runtime.clone(),
+                    comment: Some("Runtime role for Cortex REST API access only".into()),
+                },
+            ));
+        }
+        if !has_grant(
+            &o.runtime_grants,
+            "USAGE",
+            "DATABASE_ROLE",
+            "CORTEX_REST_API_USER",
+        ) {
+            steps.push(Step::change(
+                SECURITYADMIN,
+                "Cortex REST API access for the runtime role (seed step 1)",
+                Statement::GrantDatabaseRole {
+                    role: ObjectName(vec![ident("SNOWFLAKE"), ident("CORTEX_REST_API_USER")]),
+                    to: Grantee::Role(runtime.clone()),
+                },
+            ));
+        }
+        // Seed step 2: the automation role.
+        if !o.roles.contains(&c.automation_role) {
+            steps.push(Step::change(
+                SECURITYADMIN,
+                "automation role (seed step 2)",
+                Statement::CreateRole {
+                    or_replace: false,
+                    if_not_exists: true,
+                    name: automation.clone(),
+                    comment: Some(
+                        "Control plane role for provisioning deployment users and PATs".into(),
+                    ),
+                },
+            ));
+        }
+        if !has_grant(&o.automation_grants, "CREATE USER", "ACCOUNT", "") {
+            steps.push(Step::change(
+                SECURITYADMIN,
+                "the automation role creates deployment users (seed step 2)",
+                Statement::GrantPrivileges {
+                    privileges: Privileges::List(vec!["CREATE USER".into()]),
+                    on: GrantTarget::Account,
+                    to_role: automation.clone(),
+                    with_grant_option: false,
+                },
+            ));
+        }
+        if o.runtime_owner.as_deref() != Some(c.automation_role.as_str()) {
+            steps.push(Step::change(
+                SECURITYADMIN,
+                "the automation role grants the runtime role (seed step 2)",
+                Statement::GrantOwnership {
+                    on: OwnershipTarget::Object {
+                        kind: ObjectKind::Role,
+                        name: ObjectName(vec![runtime.clone()]),
+                    },
+                    to_role: automation.clone(),
+                    current_grants: Some(CurrentGrants::Copy),
+                },
+            ));
+        }
+        // Seed step 3: where the policies live, and the policies.
+        if !o.database {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "database for policies and network rules",
+                Statement::CreateDatabase {
+                    or_replace: false,
+                    if_not_exists: true,
+                    name: ident(&c.database),
+                    comment: None,
+                },
+            ));
+        }
+        if !o.schema {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "schema for policies and network rules",
+                Statement::CreateSchema {
+                    or_replace: false,
+                    if_not_exists: true,
+                    name: self.schema_name(),
+                    comment: None,
+                },
+            ));
+        }
+        for (policy, require, what) in [
+            (
+                &c.deployment_policy,
+                true,
+                "strict deployment policy (seed step 3)",
+            ),
+            (
+                &c.automation_policy,
+                false,
+                "relaxed automation policy (seed step 3)",
+            ),
+        ] {
+            let exists = o.policies.iter().any(|(n, _)| n == policy);
+            if !exists {
+                steps.push(Step::change(
+                    ACCOUNTADMIN,
+                    what,
+                    Statement::CreateAuthenticationPolicy {
+                        create: CreateMode::Create,
+                        if_not_exists: true,
+                        name: self.qualified(policy),
+                        properties: self.pat_policy(require),
+                    },
+                ));
+            } else {
+                let text = o
+                    .pat_policies
+                    .iter()
+                    .find(|(n, _)| n == policy)
+                    .map(|(_, t)| t.as_str())
+                    .unwrap_or("");
+                if !self.pat_policy_matches(text, require) {
+                    let owner = o
+                        .policies
+                        .iter()
+                        .find(|(n, _)| n == policy)
+                        .map(|(_, owner)| owner.clone())
+                        .filter(|owner| !owner.is_empty())
+                        .unwrap_or_else(|| ACCOUNTADMIN.to_string());
+                    steps.push(Step::change(
+                        &owner,
+                        format!("{what}: PAT_POLICY drifted"),
+                        Statement::AlterAuthenticationPolicy {
+                            if_exists: false,
+                            name: self.qualified(policy),
+                            action: AlterPolicyAction::Set(self.pat_policy(require)),
+                        },
+                    ));
+                }
+            }
+        }
+        if let Some(cidrs) = &self.cidrs {
+            if !o.network_rule {
+                steps.push(Step::change(
+                    ACCOUNTADMIN,
+                    "ingress network rule from allowed_cidrs",
+                    Statement::CreateNetworkRule {
+                        or_replace: false,
+                        if_not_exists: true,
+                        name: self.qualified(NETWORK_RULE),
+                        properties: vec![
+                            Property::new("TYPE", name_value("IPV4")),
+                            Property::new("MODE", name_value("INGRESS")),
+                            Property::new(
+                                "VALUE_LIST",
+                                Value::List(
+                                    cidrs.iter().map(|c| Value::String(c.clone())).collect(),
+                                ),
+                            ),
+                        ],
+                    },
+                ));
+            }
+            if !o.network_policy {
+                let rule = self.qualified(NETWORK_RULE);
+                let rule_text = rule
+                    .0
+                    .iter()
+                    .map(|i| i.as_str())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                steps.push(Step::change(
+                    ACCOUNTADMIN,
+                    "network policy for deployment users (ENFORCED_REQUIRED)",
+                    Statement::CreateNetworkPolicy {
+                        or_replace: false,
+                        if_not_exists: true,
+                        name: ident(NETWORK_POLICY),
+                        properties: vec![Property::new(
+                            "ALLOWED_NETWORK_RULE_LIST",
+                            Value::List(vec![Value::String(rule_text)]),
+                        )],
+                    },
+                ));
+            }
+        }
+        // The automation role may reference the deployment policy.
+        if !has_grant(&o.automation_grants, "USAGE", "DATABASE", &c.database) {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "the automation role sees the policy database",
+                Statement::GrantPrivileges {
+                    privileges: Privileges::List(vec!["USAGE".into()]),
+                    on: GrantTarget::Object {
+                        kind: ObjectKind::Database,
+                        name: ObjectName::simple(c.database.clone()),
+                    },
+                    to_role: automation.clone(),
+                    with_grant_option: false,
+                },
+            ));
+        }
+        if !has_grant(&o.automation_grants, "USAGE", "SCHEMA", &c.schema) {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "the automation role sees the policy schema",
+                Statement::GrantPrivileges {
+                    privileges: Privileges::List(vec!["USAGE".into()]),
+                    on: GrantTarget::Object {
+                        kind: ObjectKind::Schema,
+                        name: self.schema_name(),
+                    },
+                    to_role: automation.clone(),
+                    with_grant_option: false,
+                },
+            ));
+        }
+        if self.options.seed_compat {
+            let owner = o
+                .policies
+                .iter()
+                .find(|(n, _)| *n == c.deployment_policy)
+                .map(|(_, owner)| owner.as_str());
+            if owner != Some(c.automation_role.as_str()) {
+                steps.push(Step::change(
+                    ACCOUNTADMIN,
+                    "--seed-compat: the automation role owns the deployment policy (seed step 3)",
+                    Statement::GrantOwnership {
+                        on: OwnershipTarget::Object {
+                            kind: ObjectKind::AuthenticationPolicy,
+                            name: self.deployment_policy(),
+                        },
+                        to_role: automation.clone(),
+                        current_grants: None,
+                    },
+                ));
+            }
+        } else if !has_grant(
+            &o.automation_grants,
+            "APPLY AUTHENTICATION POLICY",
+            "ACCOUNT",
+            "",
+        ) {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "the automation role applies (but cannot alter) authentication policies",
+                Statement::GrantPrivileges {
+                    privileges: Privileges::List(vec!["APPLY AUTHENTICATION POLICY".into()]),
+                    on: GrantTarget::Account,
+                    to_role: automation.clone(),
+                    with_grant_option: false,
+                },
+            ));
+        }
+        // Seed step 4: the automation user.
+        let user = ident(&c.automation_user);
+        let prop = |name: &str| {
+            o.user_props
+                .iter()
+                .find(|(p, _)| p == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("")
+        };
+        if !o.user {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "automation service user (seed step 4)",
+                Statement::CreateUser {
+                    or_replace: false,
+                    if_not_exists: true,
+                    name: user.clone(),
+                    properties: vec![
+                        Property::new("TYPE", name_value("SERVICE")),
+                        Property::new(
+                            "DEFAULT_ROLE",
+                            Value::Name(ObjectName(vec![automation.clone()])),
+                        ),
+                    ],
+                },
+            ));
+        } else {
+            let mut drift = Vec::new();
+            if !prop("TYPE").eq_ignore_ascii_case("SERVICE") {
+                drift.push(Property::new("TYPE", name_value("SERVICE")));
+            }
+            if prop("DEFAULT_ROLE") != c.automation_role {
+                drift.push(Property::new(
+                    "DEFAULT_ROLE",
+                    Value::Name(ObjectName(vec![automation.clone()])),
+                ));
+            }
+            if !drift.is_empty() {
+                steps.push(Step::change(
+                    ACCOUNTADMIN,
+                    "automation user TYPE / DEFAULT_ROLE drifted",
+                    Statement::AlterUser {
+                        if_exists: false,
+                        user: Some(user.clone()),
+                        action: AlterUserAction::Set(drift),
+                    },
+                ));
+            }
+        }
+        if !o.user_roles.contains(&c.automation_role) {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "automation user gets the automation role (seed step 4)",
+                Statement::GrantRole {
+                    role: automation.clone(),
+                    to: Grantee::User(user.clone()),
+                    with_grant_option: false,
+                },
+            ));
+        }
+        if o.user_policy.as_deref() != Some(c.automation_policy.as_str()) {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "relaxed policy on the automation user (seed step 4)",
+                Statement::AlterUser {
+                    if_exists: false,
+                    user: Some(user.clone()),
+                    action: AlterUserAction::SetAuthenticationPolicy {
+                        policy: self.qualified(&c.automation_policy),
+                        force: o.user_policy.is_some(),
+                    },
+                },
+            ));
+        }
+        match self.auth {
+            AutomationAuth::KeyPair => {
+                if prop("RSA_PUBLIC_KEY_FP").is_empty() || prop("RSA_PUBLIC_KEY_FP") == "null" {
+                    steps.push(Step::change(
+                        ACCOUNTADMIN,
+                        "automation identity: a generated RSA key (private key to --sink)",
+                        Statement::AlterUser {
+                            if_exists: false,
+                            user: Some(user),
+                            action: AlterUserAction::Set(vec![Property::new(
+                                "RSA_PUBLIC_KEY",
+                                Value::String(public_key.unwrap_or("").to_string()),
+                            )]),
+                        },
+                    ));
+                }
+            }
+            AutomationAuth::Pat => {
+                if !o.user_pats.contains(AUTOMATION_PAT) {
+                    steps.push(Step::change(
+                        ACCOUNTADMIN,
+                        "automation identity: unrestricted PAT (seed step 4; secret to --sink)",
+                        Statement::AlterUser {
+                            if_exists: false,
+                            user: Some(user),
+                            action: AlterUserAction::AddPat(AddPat {
+                                if_not_exists: false,
+                                name: ident(AUTOMATION_PAT),
+                                role_restriction: None,
+                                days_to_expiry: Some(90),
+                                mins_to_bypass_network_policy_requirement: None,
+                                comment: Some("Control plane PAT - no role restriction".into()),
+                            }),
+                        },
+                    ));
+                }
+            }
+        }
+        Plan { steps }
+    }
+
+    /// True when the plan mints a credential (and so needs a sink).
+    pub fn mints(plan: &Plan) -> bool {
+        plan.changes().any(|s| {
+            matches!(
+                &s.statement,
+                Statement::AlterUser {
+                    action: AlterUserAction::AddPat(_),
+                    ..
+                }
+            ) || matches!(
+                &s.statement,
+                Statement::AlterUser { action: AlterUserAction::Set(p), .. }
+                    if p.iter().any(|p| p.name.as_str() == "RSA_PUBLIC_KEY")
+            )
+        })
+    }
+
+    /// The `[connection]` snippet for the automation identity.
+    pub fn connection_snippet(&self, url: &str, credential_file: &str) -> String {
+        let key = match self.auth {
+            AutomationAuth::KeyPair => "private_key_file",
+            AutomationAuth::Pat => "token_file",
+        };
+        let q = |s: &str| toml_string(s);
+        format!(
+            "[connection]\nurl = {}\nuser = {}\nrole = {}\n{key} = {}\n",
+            q(url),
+            q(&self.config.automation_user),
+            q(&self.config.automation_role),
+            q(credential_file)
+        )
+    }
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
