@@ -4,8 +4,11 @@
 //! 0 success; 1 the operation failed; 2 bad usage or bad input (nothing was sent); 3 partial
 //! success in a bulk command. Logs go to stderr, data to stdout.
 
+mod audit;
 mod bootstrap;
+mod cli_config;
 mod context;
+mod explain;
 mod quickstart;
 
 use std::io::Write;
@@ -36,6 +39,12 @@ enum Command {
     Quickstart(quickstart::QuickstartArgs),
     /// Run the local Snowflake emulator (same flags as `snowpat-emulator`).
     Emulator(server::Args),
+    /// Audit users, tokens and restricted roles: coverage first, then findings with fix SQL.
+    Audit(audit::AuditArgs),
+    /// What a Snowflake error code or message means, and the fix.
+    Explain(explain::ExplainArgs),
+    /// Write or update a connections.toml entry for the Snowflake CLI or Cortex Code CLI.
+    CliConfig(cli_config::CliConfigArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -137,6 +146,15 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             init_logging(cli.global.verbose);
             bootstrap::run(args, &cli.global, &runtime()?)
         }
+        Command::Audit(args) => {
+            init_logging(cli.global.verbose);
+            audit::run(&args, &cli.global, &runtime()?)
+        }
+        Command::Explain(args) => explain::run(&args, cli.global.output),
+        Command::CliConfig(args) => {
+            init_logging(cli.global.verbose);
+            cli_config::run(&args, &cli.global, &runtime()?)
+        }
         Command::Quickstart(args) => {
             init_logging(cli.global.verbose);
             runtime()?.block_on(quickstart::run(args))
@@ -145,7 +163,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(audit::sarif_argv(std::env::args_os()));
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

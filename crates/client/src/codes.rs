@@ -296,9 +296,15 @@ pub const MESSAGE_FRAGMENTS: &[(&str, &str)] = &[
     ("does not exist or not authorized", "002003"),
     ("already exists", "002002"),
     ("days_to_expiry must be between", "099907"),
-    ("mins_to_bypass_network_policy_requirement must be between", "099908"),
+    (
+        "mins_to_bypass_network_policy_requirement must be between",
+        "099908",
+    ),
     ("expire_rotated_token_after_hours must be between", "099909"),
-    ("operation not allowed on programmatic access token", "099912"),
+    (
+        "operation not allowed on programmatic access token",
+        "099912",
+    ),
     ("a policy is already attached", "099913"),
     ("is attached and cannot be dropped", "099914"),
     ("cannot be set for a user with type = service", "099915"),

@@ -1,0 +1,168 @@
+//! `snowpat audit [--fail-on SEVERITY] [--output text|json|sarif]`: coverage first, then the
+//! findings of `snowpat_core::audit`, most severe first; exit 4 when a finding at or above
+//! `--fail-on` exists (`interfaces.md` exit codes).
+//!
+//! `--output sarif` is accepted for this command only: the global `--output` knows text and json,
+//! so [`sarif_argv`] turns `audit ... --output sarif` into `audit ... --sarif` before parsing.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::process::ExitCode;
+
+use snowpat_core::audit::{self, Report, Rule, Severity};
+
+use crate::context::{Context, GlobalArgs, OutputFormat};
+use crate::CliError;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct AuditArgs {
+    /// Exit 4 when a finding at or above this severity exists: critical, high, medium, low, info.
+    #[arg(long, value_parser = parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// Report tokens expiring within this many days (server time).
+    #[arg(long, default_value_t = 14)]
+    pub expiry_days: i64,
+    /// SARIF 2.1.0 output (also spelled `--output sarif`).
+    #[arg(long)]
+    pub sarif: bool,
+}
+
+fn parse_severity(text: &str) -> Result<Severity, String> {
+    Severity::parse(text)
+        .ok_or_else(|| format!("{text}: expected critical, high, medium, low or info"))
+}
+
+/// `snowpat [...] audit [...] --output sarif` → `... --sarif` (also `--output=sarif`); other
+/// arguments unchanged.
+pub(crate) fn sarif_argv(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    if !args.iter().any(|a| a == "audit") {
+        return args;
+    }
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if a == "--output" && args.get(i + 1).is_some_and(|v| v == "sarif") {
+            out.push(OsString::from("--sarif"));
+            i += 2;
+            continue;
+        }
+        if a == "--output=sarif" {
+            out.push(OsString::from("--sarif"));
+        } else {
+            out.push(a.clone());
+        }
+        i += 1;
+    }
+    out
+}
+
+/// SARIF 2.1.0: one run, the rules, one result per finding.
+pub(crate) fn sarif(report: &Report) -> serde_json::Value {
+    let rules: Vec<serde_json::Value> = Rule::ALL
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id(),
+                "shortDescription": {"text": r.description()},
+            })
+        })
+        .collect();
+    let results: Vec<serde_json::Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let level = match f.severity {
+                Severity::Critical | Severity::High => "error",
+                Severity::Medium => "warning",
+                Severity::Low | Severity::Info => "note",
+            };
+            serde_json::json!({
+                "ruleId": f.rule.id(),
+                "ruleIndex": Rule::ALL.iter().position(|r| *r == f.rule),
+                "level": level,
+                "message": {"text": format!("{}: {}", f.object, f.why)},
+                "locations": [{"logicalLocations": [{"fullyQualifiedName": f.object}]}],
+                "properties": {"severity": f.severity.as_str(), "fix": f.fix},
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "snowpat",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/snowpat/snowpat",
+                "rules": rules,
+            }},
+            "results": results,
+            "properties": {"coverage": report.coverage},
+        }],
+    })
+}
+
+fn text(report: &Report) -> String {
+    let c = &report.coverage;
+    let mut s = format!(
+        "coverage: {} users seen, {} inspected, {} tokens read, {} unreadable (source {}, server time {})\n",
+        c.users_seen,
+        c.users_inspected,
+        c.tokens_read,
+        c.unreadable.len(),
+        c.source,
+        c.server_time
+    );
+    for u in &c.unreadable {
+        s.push_str(&format!("  unreadable: {u}\n"));
+    }
+    if report.findings.is_empty() {
+        s.push_str("findings: none\n");
+    }
+    for f in &report.findings {
+        s.push_str(&format!(
+            "[{}] {} {}\n  why: {}\n",
+            f.severity.as_str(),
+            f.rule.id(),
+            f.object,
+            f.why
+        ));
+        for sql in &f.fix {
+            s.push_str(&format!("  fix: {sql}\n"));
+        }
+    }
+    s
+}
+
+pub(crate) fn run(
+    args: &AuditArgs,
+    global: &GlobalArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<ExitCode, CliError> {
+    if args.expiry_days < 0 {
+        return Err(CliError::Usage("--expiry-days must be 0 or more".into()));
+    }
+    let ctx = Context::build(global)?;
+    let options = audit::Options {
+        expiry_window: chrono::Duration::days(args.expiry_days),
+    };
+    let report = runtime
+        .block_on(audit::run(&ctx.client, &options))
+        .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
+    let mut out = std::io::stdout().lock();
+    if args.sarif {
+        let _ = writeln!(out, "{}", sarif(&report));
+    } else if ctx.output == OutputFormat::Json {
+        let v = serde_json::to_value(&report).unwrap_or(serde_json::Value::Null);
+        let _ = writeln!(out, "{v}");
+    } else {
+        let _ = write!(out, "{}", text(&report));
+    }
+    let _ = out.flush();
+    match args.fail_on {
+        Some(threshold) if report.fails(threshold) => Ok(ExitCode::from(4)),
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
