@@ -306,6 +306,7 @@ pub async fn run(client: &Client, options: &Options) -> Result<Report, AuditErro
             return Ok(report);
         }
     };
+    visibility(&mut report, client, users.len()).await;
     let users: Vec<(String, String)> = users
         .rows()
         .iter()
@@ -369,6 +370,65 @@ pub async fn run(client: &Client, options: &Options) -> Result<Report, AuditErro
 
     sort(&mut report.findings);
     Ok(report)
+}
+
+/// SHOW USERS lists only the users the role has a privilege on: unless the auditing role is
+/// ACCOUNTADMIN or SECURITYADMIN (or inherits one) or holds MANAGE GRANTS, users may be missing
+/// from the list, and the report says so instead of looking clean.
+async fn visibility(report: &mut Report, client: &Client, listed: usize) {
+    let current = Statement::Select(Select {
+        items: vec![SelectItem {
+            expr: Expr::Function {
+                name: "CURRENT_ROLE".into(),
+                args: vec![],
+            },
+            alias: Some(Ident::new("ROLE")),
+        }],
+        from: None,
+        filter: vec![],
+    });
+    let role = match client.execute(&wire(&current)).await {
+        Ok(rs) => rs.first().and_then(|r| text(r, "ROLE")),
+        Err(_) => None,
+    };
+    let powerful = ["ACCOUNTADMIN", "SECURITYADMIN"];
+    let full = match &role {
+        Some(r) if powerful.contains(&r.as_str()) => true,
+        Some(r) => match client
+            .execute(&wire(&Statement::ShowGrants(ShowGrantsTarget::ToRole(
+                Ident::new(r.clone()),
+            ))))
+            .await
+        {
+            Ok(rs) => rs.rows().iter().any(|g| {
+                let privilege = text(g, "privilege").unwrap_or_default();
+                let on = text(g, "granted_on").unwrap_or_default();
+                let name = text(g, "name").unwrap_or_default();
+                privilege.eq_ignore_ascii_case("MANAGE GRANTS")
+                    || (on.eq_ignore_ascii_case("ROLE")
+                        && privilege.eq_ignore_ascii_case("USAGE")
+                        && powerful.contains(&name.as_str()))
+            }),
+            Err(_) => false,
+        },
+        None => false,
+    };
+    if !full {
+        let who = role.unwrap_or_else(|| "the current role".into());
+        report
+            .coverage
+            .unreadable
+            .push(format!("users not visible to {who}"));
+        report.findings.push(Finding {
+            rule: Rule::Unreadable,
+            severity: Severity::High,
+            object: "ACCOUNT USERS".into(),
+            why: format!(
+                "The auditing role {who} holds neither MANAGE GRANTS nor ACCOUNTADMIN/SECURITYADMIN; SHOW USERS lists only users it has privileges on ({listed} listed), so users and their tokens may be missing from this audit. Run it as SECURITYADMIN, or grant MANAGE GRANTS to the auditing role."
+            ),
+            fix: vec![],
+        });
+    }
 }
 
 fn sort(findings: &mut [Finding]) {

@@ -1,0 +1,262 @@
+//! `snowpat audit` against an in-process emulator: an account built with each problem finds
+//! exactly those findings; an auditing role that can see little is reported as coverage gaps and
+//! `unreadable` findings, never as clean (`interfaces.md` audit; snowflake-behaviour §6.2, §6.5).
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use snowpat_client::{BaseUrl, Client, Credential, RetryPolicy, Statement};
+use snowpat_core::audit::{self, Finding, Options, Report, Rule, Severity};
+use snowpat_emulator::server::{self, Config, Running};
+use tempfile::TempDir;
+
+struct Env {
+    _running: Running,
+    _dir: TempDir,
+    url: String,
+    control: String,
+    admin: Client,
+}
+
+async fn start() -> Env {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        admin_token_file: Some(dir.path().join("admin.token")),
+        control_token_file: Some(dir.path().join("control.token")),
+        ..Config::default()
+    };
+    let running = server::spawn(config).await.expect("emulator starts");
+    let url = running.url();
+    let admin_pat = std::fs::read_to_string(dir.path().join("admin.token")).expect("admin token");
+    let control = std::fs::read_to_string(dir.path().join("control.token")).expect("control");
+    let admin = client(&url, admin_pat.trim());
+    Env {
+        _running: running,
+        _dir: dir,
+        url,
+        control: control.trim().to_owned(),
+        admin,
+    }
+}
+
+fn client(url: &str, pat: &str) -> Client {
+    Client::builder(
+        BaseUrl::parse(url).expect("url"),
+        Credential::pat(SecretString::from(pat.to_owned())),
+    )
+    .retry(RetryPolicy {
+        max_attempts: 5,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(10),
+    })
+    .build()
+    .expect("client")
+}
+
+impl Env {
+    async fn sql(&self, sql: &str) -> snowpat_client::ResultSet {
+        self.admin
+            .execute(&Statement::new(sql))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    async fn advance_clock(&self, seconds: i64) {
+        let status = reqwest::Client::new()
+            .post(format!("{}/emulator/v1/clock", self.url))
+            .bearer_auth(&self.control)
+            .json(&serde_json::json!({ "advance_seconds": seconds }))
+            .send()
+            .await
+            .expect("clock request")
+            .status();
+        assert!(status.is_success(), "clock advance: {status}");
+    }
+
+    /// Findings of users and roles this test created (ADMIN's own token is the emulator's).
+    async fn audit_as_admin(&self) -> Report {
+        audit::run(&self.admin, &Options::default())
+            .await
+            .expect("audit runs")
+    }
+}
+
+fn pairs(findings: &[Finding]) -> Vec<(Rule, String)> {
+    let mut v: Vec<(Rule, String)> = findings
+        .iter()
+        .filter(|f| !f.object.contains("ADMIN") || f.object.contains("ADMINISH"))
+        .map(|f| (f.rule, f.object.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+const SETUP: &[&str] = &[
+    "CREATE DATABASE D",
+    "CREATE NETWORK RULE D.PUBLIC.ANYWHERE TYPE = IPV4 MODE = INGRESS VALUE_LIST = ('0.0.0.0/0')",
+    "CREATE NETWORK POLICY NP ALLOWED_NETWORK_RULE_LIST = ('D.PUBLIC.ANYWHERE')",
+    "CREATE ROLE APP_ROLE",
+    "CREATE ROLE GRANTER_ROLE",
+    "GRANT MANAGE GRANTS ON ACCOUNT TO ROLE GRANTER_ROLE",
+    "CREATE ROLE ADMINISH",
+    "GRANT ROLE SECURITYADMIN TO ROLE ADMINISH",
+    "CREATE ROLE POLICY_ROLE",
+    "CREATE AUTHENTICATION POLICY D.PUBLIC.SVC_POLICY",
+    "GRANT OWNERSHIP ON AUTHENTICATION POLICY D.PUBLIC.SVC_POLICY TO ROLE POLICY_ROLE",
+    // A clean service user: network policy, restricted token, 30 days.
+    "CREATE USER SVC_GOOD TYPE = SERVICE NETWORK_POLICY = NP",
+    "GRANT ROLE APP_ROLE TO USER SVC_GOOD",
+    "ALTER USER SVC_GOOD ADD PAT T1 ROLE_RESTRICTION = 'APP_ROLE' DAYS_TO_EXPIRY = 30",
+    // §6.5: a service user without its own network policy (the account's default applies).
+    "CREATE USER SVC_NONP TYPE = SERVICE",
+    "GRANT ROLE APP_ROLE TO USER SVC_NONP",
+    "ALTER USER SVC_NONP ADD PAT T1 ROLE_RESTRICTION = 'APP_ROLE' DAYS_TO_EXPIRY = 30",
+    // A person user with an unrestricted token.
+    "CREATE USER PERSON_U TYPE = PERSON",
+    "GRANT ROLE APP_ROLE TO USER PERSON_U",
+    "ALTER USER PERSON_U ADD PAT T1 DAYS_TO_EXPIRY = 30",
+    // Expiring within 14 days, and one that will have expired.
+    "CREATE USER SVC_EXP TYPE = SERVICE NETWORK_POLICY = NP",
+    "GRANT ROLE APP_ROLE TO USER SVC_EXP",
+    "ALTER USER SVC_EXP ADD PAT SOON ROLE_RESTRICTION = 'APP_ROLE' DAYS_TO_EXPIRY = 5",
+    "ALTER USER SVC_EXP ADD PAT GONE ROLE_RESTRICTION = 'APP_ROLE' DAYS_TO_EXPIRY = 1",
+    // Over-privileged restricted roles.
+    "CREATE USER SVC_MG TYPE = SERVICE NETWORK_POLICY = NP",
+    "GRANT ROLE GRANTER_ROLE TO USER SVC_MG",
+    "ALTER USER SVC_MG ADD PAT T1 ROLE_RESTRICTION = 'GRANTER_ROLE' DAYS_TO_EXPIRY = 30",
+    "CREATE USER SVC_SA TYPE = SERVICE NETWORK_POLICY = NP",
+    "GRANT ROLE ADMINISH TO USER SVC_SA",
+    "ALTER USER SVC_SA ADD PAT T1 ROLE_RESTRICTION = 'ADMINISH' DAYS_TO_EXPIRY = 30",
+    "CREATE USER SVC_POL TYPE = SERVICE NETWORK_POLICY = NP",
+    "GRANT ROLE POLICY_ROLE TO USER SVC_POL",
+    "ALTER USER SVC_POL ADD PAT T1 ROLE_RESTRICTION = 'POLICY_ROLE' DAYS_TO_EXPIRY = 30",
+    // Near the 15-token limit (§6.2).
+    "CREATE USER SVC_MANY TYPE = SERVICE NETWORK_POLICY = NP",
+    "GRANT ROLE APP_ROLE TO USER SVC_MANY",
+];
+
+#[tokio::test]
+async fn audit_finds_exactly_the_problems_built_into_the_account() {
+    let env = start().await;
+    for sql in SETUP {
+        env.sql(sql).await;
+    }
+    for i in 0..12 {
+        env.sql(&format!(
+            "ALTER USER SVC_MANY ADD PAT T{i} ROLE_RESTRICTION = 'APP_ROLE' DAYS_TO_EXPIRY = 30"
+        ))
+        .await;
+    }
+    // Server time moves 2 days: GONE (1 day) has expired, SOON (5 days) has 3 left. The local
+    // clock does not move; the audit must use the server's.
+    env.advance_clock(2 * 86_400).await;
+
+    let report = env.audit_as_admin().await;
+    let got = pairs(&report.findings);
+    let obj = |s: &str| s.to_owned();
+    let mut want = vec![
+        (Rule::UnrestrictedPat, obj("PAT PERSON_U.T1")),
+        (Rule::PersonUserPat, obj("USER PERSON_U")),
+        (Rule::ServiceUserNoNetworkPolicy, obj("USER SVC_NONP")),
+        (Rule::TokenExpiringSoon, obj("PAT SVC_EXP.SOON")),
+        (Rule::TokenExpiredListed, obj("PAT SVC_EXP.GONE")),
+        (Rule::NearTokenLimit, obj("USER SVC_MANY")),
+        (Rule::OverPrivilegedRestrictedRole, obj("ROLE GRANTER_ROLE")),
+        (Rule::OverPrivilegedRestrictedRole, obj("ROLE ADMINISH")),
+        (
+            Rule::PolicyOwnedByApplyingRole,
+            obj("AUTHENTICATION POLICY D.PUBLIC.SVC_POLICY"),
+        ),
+    ];
+    want.sort();
+    assert_eq!(got, want, "{report:#?}");
+
+    // Coverage: every user seen and inspected, nothing unreadable.
+    assert!(report.coverage.users_seen >= 9, "{:?}", report.coverage);
+    assert_eq!(report.coverage.users_seen, report.coverage.users_inspected);
+    assert!(report.coverage.unreadable.is_empty());
+    assert!(report.coverage.tokens_read >= 20);
+
+    // Severity ordering and --fail-on.
+    for pair in report.findings.windows(2) {
+        assert!(pair[0].severity >= pair[1].severity);
+    }
+    assert_eq!(report.worst(), Some(Severity::Critical));
+    assert!(report.fails(Severity::Critical));
+
+    // Every fix is rendered SQL that the emulator's parser accepts: run the REMOVE of the expired
+    // token and re-audit; that finding is gone.
+    let gone = report
+        .findings
+        .iter()
+        .find(|f| f.rule == Rule::TokenExpiredListed)
+        .expect("expired finding");
+    assert_eq!(
+        gone.fix,
+        vec!["ALTER USER SVC_EXP REMOVE PROGRAMMATIC ACCESS TOKEN IF EXISTS GONE;".to_owned()]
+    );
+    env.sql(gone.fix[0].trim_end_matches(';')).await;
+    let again = env.audit_as_admin().await;
+    assert!(!again
+        .findings
+        .iter()
+        .any(|f| f.rule == Rule::TokenExpiredListed));
+}
+
+#[tokio::test]
+async fn a_clean_account_has_no_findings_for_its_users() {
+    let env = start().await;
+    for sql in &SETUP[..3] {
+        env.sql(sql).await;
+    }
+    env.sql("CREATE ROLE APP_ROLE").await;
+    env.sql("CREATE USER SVC_GOOD TYPE = SERVICE NETWORK_POLICY = NP")
+        .await;
+    env.sql("GRANT ROLE APP_ROLE TO USER SVC_GOOD").await;
+    env.sql("ALTER USER SVC_GOOD ADD PAT T1 ROLE_RESTRICTION = 'APP_ROLE' DAYS_TO_EXPIRY = 30")
+        .await;
+    let report = env.audit_as_admin().await;
+    assert_eq!(pairs(&report.findings), vec![], "{report:#?}");
+    // Whatever remains concerns the emulator's own ADMIN user, not the users built here.
+    assert!(report.findings.iter().all(|f| f.object.contains("ADMIN")));
+    assert!(report.coverage.unreadable.is_empty());
+}
+
+#[tokio::test]
+async fn a_role_that_sees_little_is_reported_as_coverage_gaps_not_clean() {
+    let env = start().await;
+    for sql in [
+        "CREATE ROLE APP_ROLE",
+        "CREATE USER OTHER TYPE = PERSON",
+        "GRANT ROLE APP_ROLE TO USER OTHER",
+        "ALTER USER OTHER ADD PAT T1 DAYS_TO_EXPIRY = 30",
+        "CREATE ROLE WEAK",
+        "CREATE USER AUDITOR TYPE = SERVICE",
+        "GRANT ROLE WEAK TO USER AUDITOR",
+    ] {
+        env.sql(sql).await;
+    }
+    let minted = env
+        .sql("ALTER USER AUDITOR ADD PAT A ROLE_RESTRICTION = 'WEAK' DAYS_TO_EXPIRY = 5")
+        .await;
+    let secret: String = minted
+        .first()
+        .expect("row")
+        .get("token_secret")
+        .expect("token_secret");
+    let weak = client(&env.url, &secret);
+    let report = audit::run(&weak, &Options::default())
+        .await
+        .expect("audit runs");
+    // Either SHOW USERS itself is unreadable, or the users it lists are: in both cases the
+    // report carries unreadable findings and cannot pass --fail-on high.
+    assert!(!report.coverage.unreadable.is_empty(), "{report:#?}");
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.rule == Rule::Unreadable && f.severity == Severity::High));
+    assert!(report.fails(Severity::High));
+    assert!(report.coverage.users_inspected < report.coverage.users_seen.max(1));
+    // OTHER's unrestricted token was not seen, and the report says so rather than staying silent.
+    assert!(!report.findings.iter().any(|f| f.object == "PAT OTHER.T1"));
+}
