@@ -165,7 +165,12 @@ pub(crate) fn run(
     admin.connection = None;
     admin.user = None;
     admin.role = None;
-    admin.token_file = args.admin_token_file.clone();
+    // --token-file names the entry's token here; the checking identity's file comes from
+    // --admin-token-file or SNOWPAT_TOKEN_FILE (read directly: the flag shadows the variable).
+    admin.token_file = args
+        .admin_token_file
+        .clone()
+        .or_else(|| std::env::var_os("SNOWPAT_TOKEN_FILE").map(PathBuf::from));
     let ctx = Context::build(&admin)?;
 
     let user_ident = fold(&user);

@@ -34,11 +34,12 @@ fn class_name(class: CodeClass) -> &'static str {
     }
 }
 
-/// A code written somewhere in the text: the first run of 4–6 digits.
-fn code_in(text: &str) -> Option<String> {
+/// The six-digit runs written in a message (`250001 (08001): ...` → `250001`).
+fn codes_in(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_ascii_digit())
-        .find(|run| (4..=6).contains(&run.len()))
-        .map(codes::normalize)
+        .filter(|run| run.len() == 6)
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The class an unknown code's range suggests (`39xxxx` login, `0999xx` emulator-defined SQL).
@@ -57,20 +58,23 @@ fn class_of_range(code: &str) -> Option<&'static str> {
     }
 }
 
-/// What `explain` found: the row, and how (code or message fragment).
+/// What `explain` found: the row, and the code the input named (if any). A bare code (`3001`)
+/// is looked up; a message is matched by its fragments first (a wrapper such as `250001` quotes
+/// the real error's text), then by a known six-digit code written in it.
 pub(crate) fn resolve(input: &str) -> (Option<&'static CodeInfo>, Option<String>) {
     let trimmed = input.trim();
-    if let Some(code) = code_in(trimmed) {
-        if let Some(info) = codes::lookup(&code) {
-            return (Some(info), Some(code));
-        }
-        // A wrapper code (250001) around a message we know: fall through to the message.
-        if let Some(info) = codes::lookup_message(trimmed) {
-            return (Some(info), Some(code));
-        }
-        return (None, Some(code));
+    if !trimmed.is_empty() && trimmed.len() <= 6 && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+        let code = codes::normalize(trimmed);
+        return (codes::lookup(&code), Some(code));
     }
-    (codes::lookup_message(trimmed), None)
+    if let Some(info) = codes::lookup_message(trimmed) {
+        return (Some(info), Some(info.code.to_owned()));
+    }
+    let written = codes_in(trimmed);
+    if let Some(info) = written.iter().find_map(|c| codes::lookup(c)) {
+        return (Some(info), Some(info.code.to_owned()));
+    }
+    (None, written.into_iter().next())
 }
 
 pub(crate) fn run(args: &ExplainArgs, output: OutputFormat) -> Result<ExitCode, CliError> {
