@@ -41,6 +41,10 @@ pub(crate) struct CliConfigArgs {
     /// ~/.snowflake/connections.toml).
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// A tenant of the multi-tenant blueprint: its user, the runtime role and its file sink
+    /// (instead of --user/--role/--token-file).
+    #[arg(long, conflicts_with_all = ["user", "role", "token_file"])]
+    pub tenant: Option<String>,
     /// The PAT file of the identity that checks the token (else SNOWFLAKE_TOKEN / snowpat.toml).
     #[arg(long)]
     pub admin_token_file: Option<PathBuf>,
@@ -93,6 +97,42 @@ fn fold(name: &str) -> Ident {
     }
 }
 
+/// `--tenant ID`: the tenant's user (`[tenants] user`), the blueprint's runtime role, and the
+/// file its secret goes to (the sink recorded in the store, else `[tenants] sink`).
+fn tenant_entry(
+    ctx: &Context,
+    id: &str,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(String, String, PathBuf), CliError> {
+    use snowpat_core::sinks::Sink;
+    use snowpat_core::tenants::{Settings, TenantId, Tenants};
+    let id = TenantId::parse(id).map_err(|e| CliError::Usage(e.to_string()))?;
+    let settings = Settings {
+        tenants: ctx.config.tenants.clone().unwrap_or_default(),
+        blueprint: ctx.config.multi_tenant(),
+    };
+    let user = settings.user(&id);
+    let role = settings.blueprint.runtime_role.to_ascii_uppercase();
+    let sink = runtime.block_on(async {
+        let store = snowpat_core::store::SqliteStore::open(&ctx.store_url)
+            .await
+            .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
+        let tenants = Tenants::new(ctx.client.clone(), std::sync::Arc::new(store), settings);
+        tenants
+            .sink_of(&id, None)
+            .await
+            .map_err(|e| CliError::Usage(e.to_string()))
+    })?;
+    match sink {
+        Sink::File(path) => Ok((user, role, path)),
+        other => Err(CliError::Usage(format!(
+            "tenant {}: its secret goes to {other}, not a file; cli-config needs a token file \
+             (give --user/--role/--token-file)",
+            id.as_str()
+        ))),
+    }
+}
+
 #[cfg(unix)]
 fn check_token_file(path: &std::path::Path) -> Result<(), CliError> {
     use std::os::unix::fs::PermissionsExt;
@@ -128,14 +168,33 @@ pub(crate) fn run(
         .connection
         .clone()
         .ok_or_else(|| CliError::Usage("cli-config needs --connection NAME".into()))?;
-    let (Some(user), Some(role), Some(token_file)) = (
-        global.user.clone(),
-        global.role.clone(),
-        global.token_file.clone(),
-    ) else {
-        return Err(CliError::Usage(
-            "cli-config needs --user U --role R --token-file PATH".into(),
-        ));
+    // The checking connection: the global flags minus those that name the entry.
+    let mut admin = global.clone();
+    admin.connection = None;
+    admin.user = None;
+    admin.role = None;
+    // --token-file names the entry's token here; the checking identity's file comes from
+    // --admin-token-file or SNOWPAT_TOKEN_FILE (read directly: the flag shadows the variable).
+    admin.token_file = args
+        .admin_token_file
+        .clone()
+        .or_else(|| std::env::var_os("SNOWPAT_TOKEN_FILE").map(PathBuf::from));
+    let ctx = Context::build(&admin)?;
+
+    let (user, role, token_file) = match &args.tenant {
+        Some(id) => tenant_entry(&ctx, id, runtime)?,
+        None => match (
+            global.user.clone(),
+            global.role.clone(),
+            global.token_file.clone(),
+        ) {
+            (Some(u), Some(r), Some(t)) => (u, r, t),
+            _ => {
+                return Err(CliError::Usage(
+                    "cli-config needs --tenant ID, or --user U --role R --token-file PATH".into(),
+                ))
+            }
+        },
     };
     if !token_file.is_file() {
         return Err(CliError::Usage(format!(
@@ -159,19 +218,6 @@ pub(crate) fn run(
         )
         .ok_or_else(|| CliError::Usage("no HOME or SNOWFLAKE_HOME: give --file PATH".into()))?,
     };
-
-    // The checking connection: the global flags minus those that name the entry.
-    let mut admin = global.clone();
-    admin.connection = None;
-    admin.user = None;
-    admin.role = None;
-    // --token-file names the entry's token here; the checking identity's file comes from
-    // --admin-token-file or SNOWPAT_TOKEN_FILE (read directly: the flag shadows the variable).
-    admin.token_file = args
-        .admin_token_file
-        .clone()
-        .or_else(|| std::env::var_os("SNOWPAT_TOKEN_FILE").map(PathBuf::from));
-    let ctx = Context::build(&admin)?;
 
     let user_ident = fold(&user);
     let role_ident = fold(&role);
