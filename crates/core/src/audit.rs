@@ -74,6 +74,9 @@ pub enum Rule {
     PersonUserPat,
     /// A SERVICE user with tokens and no network policy.
     ServiceUserNoNetworkPolicy,
+    /// A SERVICE user whose effective authentication policy has
+    /// `NETWORK_POLICY_EVALUATION = NOT_ENFORCED`: no network policy applies to its tokens.
+    ServiceUserNetworkNotEnforced,
     /// A token expiring within the window.
     TokenExpiringSoon,
     /// A token expired but still listed (counts against nothing, but is clutter and evidence).
@@ -88,11 +91,12 @@ pub enum Rule {
 
 impl Rule {
     /// Every rule, for SARIF's rule list.
-    pub const ALL: [Rule; 9] = [
+    pub const ALL: [Rule; 10] = [
         Rule::Unreadable,
         Rule::UnrestrictedPat,
         Rule::PersonUserPat,
         Rule::ServiceUserNoNetworkPolicy,
+        Rule::ServiceUserNetworkNotEnforced,
         Rule::TokenExpiringSoon,
         Rule::TokenExpiredListed,
         Rule::NearTokenLimit,
@@ -108,6 +112,7 @@ impl Rule {
             Rule::UnrestrictedPat => "unrestricted-pat",
             Rule::PersonUserPat => "person-user-pat",
             Rule::ServiceUserNoNetworkPolicy => "service-user-no-network-policy",
+            Rule::ServiceUserNetworkNotEnforced => "service-user-network-not-enforced",
             Rule::TokenExpiringSoon => "token-expiring-soon",
             Rule::TokenExpiredListed => "token-expired-listed",
             Rule::NearTokenLimit => "near-token-limit",
@@ -124,6 +129,7 @@ impl Rule {
             Rule::UnrestrictedPat => "A programmatic access token without ROLE_RESTRICTION acts with every role of its user.",
             Rule::PersonUserPat => "A PERSON user holds programmatic access tokens; people should sign in interactively.",
             Rule::ServiceUserNoNetworkPolicy => "A SERVICE user with tokens is not under a network policy (§6.5).",
+            Rule::ServiceUserNetworkNotEnforced => "A SERVICE user's authentication policy sets NETWORK_POLICY_EVALUATION = NOT_ENFORCED: network policies do not apply to its tokens (§6.5).",
             Rule::TokenExpiringSoon => "A token expires within the audit window; rotate it before it does.",
             Rule::TokenExpiredListed => "An expired token is still listed; remove it.",
             Rule::NearTokenLimit => "The user holds 12 or more of the 15 tokens a user may hold (§6.2).",
@@ -587,6 +593,31 @@ async fn user_findings(
         });
     }
     if user_type == "SERVICE" {
+        match not_enforced_policy(client, user).await {
+            Ok(Some(policy)) => out.push(Finding {
+                rule: Rule::ServiceUserNetworkNotEnforced,
+                severity: Severity::High,
+                object: format!("USER {user}"),
+                why: format!("The authentication policy {policy} in effect for this SERVICE user sets NETWORK_POLICY_EVALUATION = NOT_ENFORCED: its tokens work from any address, network policy or not (§6.5)."),
+                fix: vec![render(&Statement::AlterAuthenticationPolicy {
+                    if_exists: false,
+                    name: parse_name(&policy),
+                    action: snowpat_sql::ast::AlterPolicyAction::Set(vec![Property::new(
+                        "PAT_POLICY",
+                        Value::Properties(vec![Property::new(
+                            "NETWORK_POLICY_EVALUATION",
+                            Value::Name(ObjectName::simple("ENFORCED_REQUIRED")),
+                        )]),
+                    )]),
+                })],
+            }),
+            Ok(None) => {}
+            Err(e) => out.push(unreadable(
+                format!("USER {user}"),
+                &format!("The authentication policy of user {user}"),
+                &e,
+            )),
+        }
         match client
             .execute(&wire(&Statement::DescribeUser {
                 name: Ident::new(user),
@@ -720,6 +751,72 @@ async fn role_findings(
             });
         }
     }
+}
+
+/// The effective authentication policy of a SERVICE user (its own, else the account's
+/// SERVICE_USERS slot, else the account's), when it sets NETWORK_POLICY_EVALUATION = NOT_ENFORCED.
+async fn not_enforced_policy(
+    client: &Client,
+    user: &str,
+) -> Result<Option<String>, snowpat_client::Error> {
+    let show = |on| Statement::ShowAuthenticationPolicies {
+        filter: ShowFilter::default(),
+        scope: None,
+        on: Some(on),
+    };
+    let qualified = |r: &snowpat_client::Row| {
+        let name = text(r, "name")?;
+        Some(
+            match (text(r, "database_name"), text(r, "schema_name")) {
+                (Some(d), Some(s)) => vec![d, s, name],
+                _ => vec![name],
+            }
+            .into_iter()
+            .map(|p| snowpat_sql::render::quote_ident(&p))
+            .collect::<Vec<_>>()
+            .join("."),
+        )
+    };
+    let own = client
+        .execute(&wire(&show(snowpat_sql::ast::PolicyOn::User(Ident::new(
+            user,
+        )))))
+        .await?;
+    let policy = match own.first().and_then(qualified) {
+        Some(p) => Some(p),
+        None => {
+            let account = client
+                .execute(&wire(&show(snowpat_sql::ast::PolicyOn::Account)))
+                .await?;
+            let pick = |scope: &str| {
+                account.rows().iter().find_map(|r| {
+                    let options = text(r, "options").unwrap_or_default();
+                    if options.contains(scope) {
+                        qualified(r)
+                    } else {
+                        None
+                    }
+                })
+            };
+            pick("SERVICE_USERS").or_else(|| pick("\"ACCOUNT\""))
+        }
+    };
+    let Some(policy) = policy else {
+        return Ok(None);
+    };
+    let described = client
+        .execute(&wire(&Statement::DescribeAuthenticationPolicy {
+            name: parse_name(&policy),
+        }))
+        .await?;
+    let not_enforced = described.rows().iter().any(|r| {
+        text(r, "property").is_some_and(|p| p.eq_ignore_ascii_case("PAT_POLICY"))
+            && text(r, "value").is_some_and(|v| {
+                v.to_ascii_uppercase()
+                    .contains("NETWORK_POLICY_EVALUATION=NOT_ENFORCED")
+            })
+    });
+    Ok(not_enforced.then_some(policy))
 }
 
 fn parse_name(name: &str) -> ObjectName {

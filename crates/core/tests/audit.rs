@@ -130,6 +130,12 @@ const SETUP: &[&str] = &[
     "CREATE USER SVC_POL TYPE = SERVICE NETWORK_POLICY = NP",
     "GRANT ROLE POLICY_ROLE TO USER SVC_POL",
     "ALTER USER SVC_POL ADD PAT T1 ROLE_RESTRICTION = 'POLICY_ROLE' DAYS_TO_EXPIRY = 30",
+    // §6.5: NETWORK_POLICY_EVALUATION = NOT_ENFORCED in the user's authentication policy.
+    "CREATE AUTHENTICATION POLICY D.PUBLIC.LOOSE PAT_POLICY = (NETWORK_POLICY_EVALUATION = NOT_ENFORCED)",
+    "CREATE USER SVC_NE TYPE = SERVICE NETWORK_POLICY = NP",
+    "ALTER USER SVC_NE SET AUTHENTICATION POLICY D.PUBLIC.LOOSE",
+    "GRANT ROLE APP_ROLE TO USER SVC_NE",
+    "ALTER USER SVC_NE ADD PAT T1 ROLE_RESTRICTION = 'APP_ROLE' DAYS_TO_EXPIRY = 30",
     // Near the 15-token limit (§6.2).
     "CREATE USER SVC_MANY TYPE = SERVICE NETWORK_POLICY = NP",
     "GRANT ROLE APP_ROLE TO USER SVC_MANY",
@@ -158,6 +164,7 @@ async fn audit_finds_exactly_the_problems_built_into_the_account() {
         (Rule::UnrestrictedPat, obj("PAT PERSON_U.T1")),
         (Rule::PersonUserPat, obj("USER PERSON_U")),
         (Rule::ServiceUserNoNetworkPolicy, obj("USER SVC_NONP")),
+        (Rule::ServiceUserNetworkNotEnforced, obj("USER SVC_NE")),
         (Rule::TokenExpiringSoon, obj("PAT SVC_EXP.SOON")),
         (Rule::TokenExpiredListed, obj("PAT SVC_EXP.GONE")),
         (Rule::NearTokenLimit, obj("USER SVC_MANY")),
@@ -172,7 +179,19 @@ async fn audit_finds_exactly_the_problems_built_into_the_account() {
     assert_eq!(got, want, "{report:#?}");
 
     // Coverage: every user seen and inspected, nothing unreadable.
-    assert!(report.coverage.users_seen >= 9, "{:?}", report.coverage);
+    assert!(report.coverage.users_seen >= 10, "{:?}", report.coverage);
+    let loose = report
+        .findings
+        .iter()
+        .find(|f| f.rule == Rule::ServiceUserNetworkNotEnforced)
+        .expect("NOT_ENFORCED finding");
+    assert_eq!(
+        loose.fix,
+        vec![
+            "ALTER AUTHENTICATION POLICY D.PUBLIC.LOOSE SET PAT_POLICY = (NETWORK_POLICY_EVALUATION = ENFORCED_REQUIRED);"
+                .to_owned()
+        ]
+    );
     assert_eq!(report.coverage.users_seen, report.coverage.users_inspected);
     assert!(report.coverage.unreadable.is_empty());
     assert!(report.coverage.tokens_read >= 20);
@@ -196,7 +215,18 @@ async fn audit_finds_exactly_the_problems_built_into_the_account() {
         vec!["ALTER USER SVC_EXP REMOVE PROGRAMMATIC ACCESS TOKEN IF EXISTS GONE;".to_owned()]
     );
     env.sql(gone.fix[0].trim_end_matches(';')).await;
+    let loose_fix = report
+        .findings
+        .iter()
+        .find(|f| f.rule == Rule::ServiceUserNetworkNotEnforced)
+        .map(|f| f.fix[0].clone())
+        .expect("fix");
+    env.sql(loose_fix.trim_end_matches(';')).await;
     let again = env.audit_as_admin().await;
+    assert!(!again
+        .findings
+        .iter()
+        .any(|f| f.rule == Rule::ServiceUserNetworkNotEnforced));
     assert!(!again
         .findings
         .iter()
