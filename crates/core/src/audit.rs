@@ -197,12 +197,16 @@ impl Report {
 pub struct Options {
     /// Tokens expiring within this window are reported (default 14 days).
     pub expiry_window: Duration,
+    /// Read tokens from `SNOWFLAKE.ACCOUNT_USAGE.CREDENTIALS` when the role may (one query for
+    /// the whole account), else per user with SHOW USER PATS. `false` forces the latter.
+    pub use_account_usage: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             expiry_window: Duration::days(14),
+            use_account_usage: true,
         }
     }
 }
@@ -324,11 +328,45 @@ pub async fn run(client: &Client, options: &Options) -> Result<Report, AuditErro
         .collect();
     report.coverage.users_seen = users.len();
 
+    // One query for every token of the account, where the role may read the view.
+    let mut from_view = if options.use_account_usage {
+        credentials(client).await
+    } else {
+        None
+    };
+    if from_view.is_some() {
+        report.coverage.source = "ACCOUNT_USAGE.CREDENTIALS".into();
+    }
+
     // role restriction -> users whose tokens run as it
     let mut restricted_roles: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
 
     for (user, user_type) in &users {
         let uid = Ident::new(user.clone());
+        if let Some(view) = from_view.as_mut() {
+            let tokens = view.remove(user).unwrap_or_default();
+            report.coverage.users_inspected += 1;
+            report.coverage.tokens_read += tokens.len();
+            user_findings(
+                &mut report.findings,
+                client,
+                user,
+                user_type,
+                &tokens,
+                now,
+                options,
+            )
+            .await;
+            for t in &tokens {
+                if let Some(r) = &t.role_restriction {
+                    restricted_roles
+                        .entry(r.clone())
+                        .or_default()
+                        .insert(user.clone());
+                }
+            }
+            continue;
+        }
         let pats = match client
             .execute(&wire(&Statement::ShowUserPats {
                 for_user: Some(uid.clone()),
@@ -444,6 +482,59 @@ fn sort(findings: &mut [Finding]) {
             .then(a.rule.cmp(&b.rule))
             .then(a.object.cmp(&b.object))
     });
+}
+
+/// `SELECT * FROM SNOWFLAKE.ACCOUNT_USAGE.CREDENTIALS WHERE TYPE = 'PAT'` grouped by user, or
+/// `None` when the role may not read the view (then SHOW USER PATS per user).
+async fn credentials(client: &Client) -> Option<BTreeMap<String, Vec<Token>>> {
+    let select = Statement::Select(Select {
+        items: vec![SelectItem {
+            expr: Expr::Wildcard,
+            alias: None,
+        }],
+        from: Some(ObjectName(vec![
+            Ident::new("SNOWFLAKE"),
+            Ident::new("ACCOUNT_USAGE"),
+            Ident::new("CREDENTIALS"),
+        ])),
+        filter: vec![(Ident::new("TYPE"), Expr::String("PAT".into()))],
+    });
+    let rs = match client.execute(&wire(&select)).await {
+        Ok(rs) => rs,
+        Err(e) => {
+            tracing::debug!(
+                "ACCOUNT_USAGE.CREDENTIALS not readable, falling back to SHOW USER PATS: {e}"
+            );
+            return None;
+        }
+    };
+    let mut by_user: BTreeMap<String, Vec<Token>> = BTreeMap::new();
+    for r in rs.rows() {
+        let (Some(name), Some(user)) = (text(r, "NAME"), text(r, "USER_NAME")) else {
+            continue;
+        };
+        if text(r, "DELETED_ON").is_some() {
+            continue;
+        }
+        let details: serde_json::Value = text(r, "ADDITIONAL_DETAILS")
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or(serde_json::Value::Null);
+        by_user.entry(user).or_default().push(Token {
+            name,
+            role_restriction: details
+                .get("ROLE_RESTRICTION")
+                .and_then(serde_json::Value::as_str)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+            expires_at: r
+                .get::<Option<ServerTime>>("EXPIRATION_DATE")
+                .ok()
+                .flatten()
+                .map(|t| t.as_datetime()),
+            status: text(r, "STATUS").unwrap_or_default().to_ascii_uppercase(),
+        });
+    }
+    Some(by_user)
 }
 
 fn parse_tokens(rs: &ResultSet) -> Vec<Token> {

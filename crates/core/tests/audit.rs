@@ -178,6 +178,21 @@ async fn audit_finds_exactly_the_problems_built_into_the_account() {
     want.sort();
     assert_eq!(got, want, "{report:#?}");
 
+    // ADMIN may read ACCOUNT_USAGE.CREDENTIALS; the per-user SHOW USER PATS path finds the same.
+    assert_eq!(report.coverage.source, "ACCOUNT_USAGE.CREDENTIALS");
+    let per_user = audit::run(
+        &env.admin,
+        &Options {
+            use_account_usage: false,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("audit runs");
+    assert_eq!(per_user.coverage.source, "SHOW USER PATS");
+    assert_eq!(per_user.findings, report.findings);
+    assert_eq!(per_user.coverage.tokens_read, report.coverage.tokens_read);
+
     // Coverage: every user seen and inspected, nothing unreadable.
     assert!(report.coverage.users_seen >= 10, "{:?}", report.coverage);
     let loose = report
