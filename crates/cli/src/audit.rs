@@ -147,6 +147,7 @@ pub(crate) fn run(
     let ctx = Context::build(global)?;
     let options = audit::Options {
         expiry_window: chrono::Duration::days(args.expiry_days),
+        ..audit::Options::default()
     };
     let report = runtime
         .block_on(audit::run(&ctx.client, &options))
