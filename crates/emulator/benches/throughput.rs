@@ -2,7 +2,9 @@
 //!
 //! A realistic provisioning mix per unit of work — CREATE USER, GRANT ROLE, ALTER USER ADD PAT,
 //! SHOW USER PATS, SELECT CURRENT_ROLE() — at concurrency 1 and 32, then single-statement latency
-//! (p50/p99) of SELECT CURRENT_ROLE().
+//! (p50/p99) of SELECT CURRENT_ROLE(). A last phase provisions a large account (2,000 users with
+//! PATs, or `SNOWPAT_BENCH_USERS`) and measures the same figures on top of it: a statement must
+//! cost about the same there as on a fresh account.
 //!
 //!     cargo bench -p snowpat-emulator --bench throughput [--profile dev]
 
@@ -71,8 +73,13 @@ async fn throughput(bench: &Arc<Bench>, concurrency: usize, units_per_task: usiz
     if tag == "WARM" {
         return;
     }
+    let on = if tag.starts_with("ON_") {
+        " on the large account"
+    } else {
+        ""
+    };
     println!(
-        "mix, concurrency {concurrency:>2}: {statements:>5} statements ({} users) in {:>6.2} s = {:>7.1} statements/s",
+        "mix, concurrency {concurrency:>2}: {statements:>5} statements ({} users{on}) in {:>6.2} s = {:>7.1} statements/s",
         concurrency * units_per_task,
         elapsed.as_secs_f64(),
         statements as f64 / elapsed.as_secs_f64()
@@ -145,5 +152,17 @@ fn main() {
             }
             running.shutdown().await;
         }
+        // A large account: provision, then the same figures on top of it.
+        let users: usize = std::env::var("SNOWPAT_BENCH_USERS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000);
+        let (bench, running, _dir) = fresh().await;
+        throughput(&bench, 32, users.div_ceil(32), "BIG").await;
+        let label = format!("after {} users with PATs", users.div_ceil(32) * 32);
+        latency(&bench, &label).await;
+        throughput(&bench, 1, 64, "ON_BIG").await;
+        throughput(&bench, 32, 2, "ON_BIG32").await;
+        running.shutdown().await;
     });
 }

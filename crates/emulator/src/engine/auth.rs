@@ -1,5 +1,6 @@
 //! Credential verification: PATs (§6.6, checks in order), key-pair JWTs (protocols §3.2),
-//! passwords, and bearer-token type detection (protocols §1.3).
+//! passwords, and bearer-token type detection (protocols §1.3); OAuth tokens are checked in
+//! `oauth` (protocols §5, §6).
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -51,7 +52,7 @@ pub(crate) fn fingerprint(key_b64: &str) -> Option<String> {
     Some(format!("SHA256:{}", STANDARD.encode(Sha256::digest(&der))))
 }
 
-fn b64url_json(part: &str) -> Option<serde_json::Value> {
+pub(crate) fn b64url_json(part: &str) -> Option<serde_json::Value> {
     let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
@@ -67,7 +68,7 @@ fn jwt_payload(token: &str) -> Option<serde_json::Value> {
 }
 
 /// Seconds from a numeric claim; values above 10^11 are milliseconds (protocols §3.2).
-fn claim_secs(v: Option<&serde_json::Value>) -> Option<i64> {
+pub(crate) fn claim_secs(v: Option<&serde_json::Value>) -> Option<i64> {
     let n = v?.as_f64()?;
     let n = if n > 1e11 { n / 1000.0 } else { n };
     if n.is_finite() {
@@ -79,7 +80,7 @@ fn claim_secs(v: Option<&serde_json::Value>) -> Option<i64> {
 
 /// Resolves a requested role as sent: `"x"` is exact; otherwise the exact name if it exists,
 /// else upper case (§1.1; protocols §1.4).
-fn resolve_requested_role(account: &Account, role: &str) -> String {
+pub(crate) fn resolve_requested_role(account: &Account, role: &str) -> String {
     let r = role.trim();
     if r.len() >= 2 && r.starts_with('"') && r.ends_with('"') {
         return r[1..r.len() - 1].replace("\"\"", "\"");
@@ -108,15 +109,22 @@ impl Account {
                     }
                     Some(TokenType::KeypairJwt) => self.authenticate_jwt(token, context, now),
                     // OAuth is validated only as OAuth: a PAT sent as OAUTH fails (protocols §1.2).
-                    Some(TokenType::OAuth) => Err(errors::oauth_invalid()),
+                    Some(TokenType::OAuth) => self.authenticate_oauth(token, context, now),
                     None => match jwt_payload(token) {
                         Some(payload) => {
                             let iss = payload.get("iss").and_then(|v| v.as_str()).unwrap_or("");
                             if self.issuer_matches_account(iss) {
                                 self.authenticate_jwt(token, context, now)
+                            } else if self.is_external_oauth_issuer(iss) {
+                                // protocols §1.3 step 1: External OAuth.
+                                self.authenticate_oauth(token, context, now)
                             } else {
                                 Err(errors::jwt_invalid())
                             }
+                        }
+                        // protocols §1.3 step 2: an access token issued at /oauth/token-request.
+                        None if self.is_issued_access_token(token) => {
+                            self.authenticate_oauth(token, context, now)
                         }
                         None => self.authenticate_pat(token, context, now),
                     },
@@ -143,21 +151,22 @@ impl Account {
         }
     }
 
-    /// The index of the token whose digest equals the secret's, compared in constant time.
+    /// The index of the token whose digest equals the secret's (§6.6 step 1): looked up by
+    /// digest (the secret itself is never a key; SHA-256 hides it), then the stored digest is
+    /// compared with the computed one in constant time.
     fn find_pat(&self, secret: &str) -> Option<usize> {
-        let digest = Sha256::digest(secret.as_bytes());
-        let mut found = None;
-        for (i, p) in self.catalog.pats.iter().enumerate() {
-            let stored = hex::decode(&p.digest).unwrap_or_default();
-            if bool::from(stored.as_slice().ct_eq(digest.as_slice())) {
-                found = Some(i);
-            }
-        }
-        found
+        let digest = hex::encode(Sha256::digest(secret.as_bytes()));
+        let i = self.catalog.pat_by_digest(&digest)?;
+        let stored = self.catalog.pats.get(i)?;
+        bool::from(stored.digest.as_bytes().ct_eq(digest.as_bytes())).then_some(i)
     }
 
     /// Network policy enforcement for a user (§5.11): 099918 when the address is not allowed.
-    fn enforce_network_policy(&self, u: &User, context: &AuthContext) -> Result<(), AuthError> {
+    pub(crate) fn enforce_network_policy(
+        &self,
+        u: &User,
+        context: &AuthContext,
+    ) -> Result<(), AuthError> {
         if let Some(np) = self.user_network_policy(u) {
             if !self.network_allows(np, context.peer) {
                 return Err(errors::ip_not_allowed(
@@ -259,8 +268,11 @@ impl Account {
                 return Err(errors::pat_invalid());
             }
         }
-        // 9. lifetime above MAX_EXPIRY_IN_DAYS
-        if pat.expires_at - pat.created_on > Duration::days(pp.max_expiry_in_days) {
+        // 9. lifetime above MAX_EXPIRY_IN_DAYS (§6.6 step 9, §5.9.3): the lifetime the secret was
+        // issued with, i.e. the token's DAYS_TO_EXPIRY (§6.1). Not `expires_at - created_on`:
+        // ROTATE (§6.4) moves expires_at to now + DAYS_TO_EXPIRY and keeps created_on, so that
+        // difference grows with every rotation although the secret's lifetime does not.
+        if pat.days_to_expiry > pp.max_expiry_in_days {
             return Err(errors::pat_invalid());
         }
         // 10. requested role
@@ -284,12 +296,12 @@ impl Account {
             None => self.role_for_session(&user, context)?,
         };
         // 11. session
-        if let Some(p) = self.catalog.pats.get_mut(idx) {
-            p.last_used_on = Some(t);
-        }
-        if let Some(u) = self.catalog.users.get_mut(&user.id) {
-            u.last_success_login = Some(t);
-        }
+        self.catalog
+            .pats
+            .update_unindexed(idx, |p| p.last_used_on = Some(t));
+        self.catalog
+            .users
+            .update_unindexed(&user.id, |u| u.last_success_login = Some(t));
         Ok(self.open_session(
             user.id,
             AuthMethod::Pat {
@@ -381,9 +393,9 @@ impl Account {
             return Err(errors::policy_rejects());
         }
         let role = self.role_for_session(&user, context)?;
-        if let Some(u) = self.catalog.users.get_mut(&user.id) {
-            u.last_success_login = Some(now.account);
-        }
+        self.catalog
+            .users
+            .update_unindexed(&user.id, |u| u.last_success_login = Some(now.account));
         Ok(self.open_session(user.id, AuthMethod::KeyPair, role))
     }
 
@@ -416,13 +428,13 @@ impl Account {
             .as_deref()
             .is_some_and(|d| bool::from(d.as_bytes().ct_eq(digest.as_bytes())));
         if !ok {
-            if let Some(u) = self.catalog.users.get_mut(&user.id) {
+            self.catalog.users.update_unindexed(&user.id, |u| {
                 u.failed_logins += 1;
                 if u.failed_logins >= LOCK_AFTER_FAILURES {
                     u.locked_until = Some(later(t, Duration::minutes(LOCK_MINUTES)));
                     u.failed_logins = 0;
                 }
-            }
+            });
             return Err(errors::bad_password());
         }
         if user.disabled {
@@ -433,10 +445,10 @@ impl Account {
             return Err(errors::policy_rejects());
         }
         let role = self.role_for_session(&user, context)?;
-        if let Some(u) = self.catalog.users.get_mut(&user.id) {
+        self.catalog.users.update_unindexed(&user.id, |u| {
             u.failed_logins = 0;
             u.last_success_login = Some(t);
-        }
+        });
         Ok(self.open_session(user.id, AuthMethod::Password, role))
     }
 }

@@ -29,6 +29,7 @@
 //! | `show` | SHOW USERS/ROLES/GRANTS/... (§5.17) |
 //! | `select` | the SELECT subset, including `SNOWFLAKE.ACCOUNT_USAGE.CREDENTIALS` (§5.18) |
 //! | `auth` | credential verification: PATs (§6.6), key-pair JWTs (protocols §3), passwords |
+//! | `oauth` | security integrations (§5.14), External OAuth JWTs and Snowflake OAuth codes, grants, tokens (protocols §5, §6) |
 //! | `errors` | the error catalogue (§9), each text written once |
 //!
 //! # Rules worth knowing
@@ -41,8 +42,9 @@
 //!   SHA-256 digests are stored and compared in constant time (§6.8).
 //! * PAT status is computed on read: EXPIRED (now ≥ expires_at) before DISABLED (§6.1); expired
 //!   tokens are purged 7 days after expiry.
-//! * [`ResultSet::changed`] is true exactly when the statement changed the account (the catalog
-//!   is compared before and after; failed statements change nothing), and
+//! * [`ResultSet::changed`] is true exactly when the statement changed the account (what the
+//!   statement touched is compared with its old value; failed statements are rolled back and
+//!   change nothing), and
 //!   [`ResultSet::carries_secret`] for ADD and ROTATE rows that carry a secret.
 //! * `--pat-session-rules` ([`PatSessionRules`]) selects the §6.7 session rules S2–S5.
 //! * The SQL API's "USE only in multi-statement requests" (391911) is the server's business; the
@@ -51,10 +53,15 @@
 //! # Authentication (§6.6, protocols §1.3, §3.2)
 //!
 //! * Bearer tokens without a type header: a JWT-looking token (three base64url segments, JSON
-//!   payload) whose `iss` is `<ACCOUNT>.<USER>.SHA256:<fp>` is a key-pair JWT, any other JWT is
-//!   `390144`, anything else is a PAT. With a header the token is validated only as that type
-//!   (OAUTH answers `390303` until OAuth is modelled; [`AuthMethod::OAuth`] sessions already get
-//!   the §6.7 S4/S5 rules).
+//!   payload) whose `iss` is `<ACCOUNT>.<USER>.SHA256:<fp>` is a key-pair JWT, one whose `iss` is
+//!   an enabled EXTERNAL_OAUTH integration's issuer is External OAuth, any other JWT is
+//!   `390144`; an access token issued at `/oauth/token-request` is OAuth; anything else is a PAT.
+//!   With a header the token is validated only as that type.
+//! * OAuth (module `oauth`, protocols §5–§6): External OAuth JWTs in the order of §5.4 (`390303`,
+//!   expired `390318`, then `390202`/`099918`); Snowflake OAuth access tokens by digest (`390303`
+//!   revoked or rotated away, `390318` expired on the account clock). [`AuthMethod::OAuth`]
+//!   sessions get the §6.7 S4/S5 rules, no secondary roles, and `USE ROLE` only as
+//!   ANY_ROLE_MODE allows ([`Session::oauth_integration`]).
 //! * PATs: the eleven checks of §6.6 in order (`394400`, `390432`, `099918`, `390202`, `390186`,
 //!   `099926`); a PAT in the driver's password field takes the same path.
 //! * Key-pair JWTs: RS256 only, `iss`/`sub` for this account, fingerprint of `RSA_PUBLIC_KEY` or
@@ -66,7 +73,8 @@
 //!
 //! # Not modelled
 //!
-//! OAuth tokens and `SYSTEM$SHOW_OAUTH_CLIENT_SECRETS` (later work), CLIENT_TYPES/MFA enforcement,
+//! JWKS URLs and ES256/384/512 keys of External OAuth integrations, client key-pair auth at the
+//! token endpoint (protocols §6.6), CLIENT_TYPES/MFA enforcement,
 //! ES256 key-pair JWTs, named secondary-role lists, `KEYPAIR` rows in `ACCOUNT_USAGE.CREDENTIALS`.
 //!
 //! # Start-up account (§3.2)
@@ -84,7 +92,9 @@ mod auth;
 mod catalog;
 mod error;
 mod errors;
+mod mcp;
 mod network;
+mod oauth;
 mod objects;
 mod pats;
 mod policies;
@@ -101,6 +111,11 @@ mod users;
 mod tests;
 
 pub use error::{AuthError, SqlError};
+pub use mcp::McpAccessError;
+pub use oauth::{
+    percent_decode, percent_encode, AuthorizeRequest, OAuthError, TokenRequest,
+    ACCESS_TOKEN_LIFETIME_SECS, CODE_LIFETIME_SECS,
+};
 pub use result::{Cell, Column, ColumnType, ResultSet};
 pub use session::{AuthContext, AuthMethod, Channel, Credential, Now, Session, TokenType};
 
@@ -139,6 +154,9 @@ pub struct Account {
     #[serde(default)]
     pat_session_rules: PatSessionRules,
     catalog: Catalog,
+    /// Snowflake OAuth client secrets, codes, grants and tokens (protocols §6).
+    #[serde(default)]
+    oauth: oauth::OAuthState,
 }
 
 /// Default privileges of the system roles on the account (§3.1).
@@ -420,6 +438,7 @@ impl Account {
             name: config.name.to_uppercase(),
             pat_session_rules: config.pat_session_rules,
             catalog: c,
+            oauth: oauth::OAuthState::default(),
         }
     }
 
@@ -457,26 +476,66 @@ impl Account {
         })
     }
 
-    /// Runs one statement in a session.
+    /// Runs one statement in a session. All or nothing: a statement that fails leaves the
+    /// account exactly as it was.
     pub fn execute(
         &mut self,
         session: &mut Session,
         statement: &Statement,
         now: Now,
     ) -> Result<ResultSet, SqlError> {
+        let result = self.execute_uncommitted(session, statement, now);
+        self.catalog.end();
+        result
+    }
+
+    /// Runs one statement like [`Account::execute`], but a successful statement's changes stay
+    /// revocable: the caller must follow with [`Account::commit_statement`] (keep them) or
+    /// [`Account::rollback_statement`] (undo them, e.g. when they could not be made durable).
+    /// A failed statement is already undone.
+    ///
+    /// Cost: the catalog's tables record what a statement touches (catalog.rs, "Cost per
+    /// statement"); `changed` compares only that with its old value, so a read-only statement
+    /// copies nothing and a write costs what it touches, whatever the size of the account.
+    pub fn execute_uncommitted(
+        &mut self,
+        session: &mut Session,
+        statement: &Statement,
+        now: Now,
+    ) -> Result<ResultSet, SqlError> {
         let t = now.account;
+        // Housekeeping, not part of the statement (nor of its `changed`).
+        self.catalog.end();
         self.purge_expired_pats(t);
         // A session whose user was dropped can do nothing.
         if !self.catalog.users.contains_key(&session.user_id) {
             return Err(errors::not_found(Kind::User, &session.user_name));
         }
-        // `changed` is decided by comparing the catalog before and after, so that it is true
-        // exactly when the statement changed the account (the request log's `executed`).
-        let before = serde_json::to_vec(&self.catalog).unwrap_or_default();
-        let mut result = self.dispatch(session, statement, t)?;
-        let after = serde_json::to_vec(&self.catalog).unwrap_or_default();
-        result.changed = before != after;
-        Ok(result)
+        self.catalog.begin();
+        match self.dispatch(session, statement, t) {
+            Ok(mut result) => {
+                // True exactly when the statement changed the account (the request log's
+                // `executed`), whatever the handler claimed.
+                result.changed = self.catalog.changed();
+                Ok(result)
+            }
+            Err(error) => {
+                self.catalog.rollback();
+                Err(error)
+            }
+        }
+    }
+
+    /// Keeps the changes of the last [`Account::execute_uncommitted`].
+    pub fn commit_statement(&mut self) {
+        self.catalog.end();
+    }
+
+    /// Undoes the changes of the last [`Account::execute_uncommitted`] (nothing if it was
+    /// already committed or failed).
+    pub fn rollback_statement(&mut self) {
+        self.catalog.rollback();
+        self.catalog.end();
     }
 
     fn dispatch(
@@ -725,6 +784,9 @@ impl Account {
                     }
                     return Err(errors::session_role_fixed());
                 }
+                if s.auth == AuthMethod::OAuth {
+                    self.oauth_use_role(s, role)?;
+                }
                 if !self.catalog.user_has_role(s.user_id, role) {
                     return Err(errors::role_not_assigned(role));
                 }
@@ -732,7 +794,8 @@ impl Account {
             }
             UseTarget::SecondaryRoles(sr) => match sr {
                 snowpat_sql::ast::SecondaryRoles::All => {
-                    if restricted {
+                    // OAuth sessions have no secondary roles (§4.1, protocols §6.4).
+                    if restricted || s.auth == AuthMethod::OAuth {
                         return Err(errors::secondary_roles_unavailable());
                     }
                     s.secondary_roles_all = true;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use snowpat_sql::ast::{Ident, ObjectKind, ObjectName, Property};
 
 use super::catalog::{Body, Kind, Object, Target};
-use super::{auth, errors, props, unchanged};
+use super::{auth, errors, oauth, props, unchanged};
 use super::{Account, Cell, Column, ResultSet, Session, SqlError};
 
 /// Properties of CREATE/ALTER SECURITY INTEGRATION (§5.14).
@@ -507,13 +507,21 @@ impl Account {
                     ty = Some(v.clone());
                     stored.push(("TYPE".to_owned(), v));
                 }
-                other => stored.push((other.to_owned(), props::value_text(&p.value))),
+                other => {
+                    let value = match oauth::stored_value(p)? {
+                        Some(v) => v,
+                        None => props::value_text(&p.value),
+                    };
+                    stored.retain(|(k, _)| k != other);
+                    stored.push((other.to_owned(), value));
+                }
             }
         }
         if ty.is_none() {
             return Err(errors::syntax("<EOF>"));
         }
-        self.insert_object(
+        oauth::check_integration(&stored)?;
+        let id = self.insert_object(
             s,
             Kind::Integration,
             path,
@@ -522,6 +530,7 @@ impl Account {
             Body::Properties(stored),
             t,
         );
+        self.register_oauth_client(id);
         Ok(ResultSet::status(format!(
             "Integration {name} successfully created."
         )))
@@ -561,10 +570,17 @@ impl Account {
                 o.comment = props::opt_string(p)?;
                 continue;
             }
+            let value = match oauth::stored_value(p)? {
+                Some(v) => v,
+                None => props::value_text(&p.value),
+            };
             if let Body::Properties(list) = &mut o.body {
                 list.retain(|(k, _)| *k != key);
-                list.push((key, props::value_text(&p.value)));
+                list.push((key, value));
             }
+        }
+        if let Body::Properties(list) = &o.body {
+            oauth::check_integration(list)?;
         }
         self.catalog.objects.insert(id, o);
         Ok(ResultSet::status("Statement executed successfully."))

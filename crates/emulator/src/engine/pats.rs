@@ -50,11 +50,17 @@ fn text_col(name: &str) -> Column {
 }
 
 impl Account {
-    /// Drops tokens that expired more than seven days ago (§6.1).
+    /// Drops tokens that expired more than seven days ago (§6.1). Nothing to scan until the
+    /// earliest expiry is that old.
     pub(crate) fn purge_expired_pats(&mut self, now: DateTime<Utc>) {
+        match self.catalog.earliest_pat_expiry() {
+            Some(e) if now >= later(e, Duration::days(RETENTION_DAYS)) => {}
+            _ => return,
+        }
         self.catalog
             .pats
             .retain(|p| now < later(p.expires_at, Duration::days(RETENTION_DAYS)));
+        self.catalog.reset_pat_expiry();
     }
 
     fn live_token_count(&self, user: u64, now: DateTime<Utc>) -> usize {
@@ -290,9 +296,11 @@ impl Account {
             last_used_on: None,
             ..old.clone()
         });
-        let tok = &mut self.catalog.pats[idx];
-        tok.digest = auth::sha256_hex(secret.expose_secret().as_bytes());
-        tok.expires_at = later(t, Duration::days(old.days_to_expiry));
+        self.catalog.set_pat_secret(
+            idx,
+            auth::sha256_hex(secret.expose_secret().as_bytes()),
+            later(t, Duration::days(old.days_to_expiry)),
+        );
         Ok(ResultSet {
             columns: vec![
                 text_col("token_name"),
@@ -346,11 +354,22 @@ impl Account {
                 if self.pat_index(user, new).is_some() {
                     return Err(errors::pat_exists(new));
                 }
-                self.catalog.pats[idx].name = new.to_owned();
-                for p in self.catalog.pats.iter_mut().filter(|p| p.user_id == user) {
-                    if p.rotated_to.as_deref() == Some(name) {
-                        p.rotated_to = Some(new.to_owned());
-                    }
+                // Names are not indexed: changed in place, element by element.
+                self.catalog
+                    .pats
+                    .update_unindexed(idx, |p| p.name = new.to_owned());
+                let rotated: Vec<usize> = self
+                    .catalog
+                    .pats
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.user_id == user && p.rotated_to.as_deref() == Some(name))
+                    .map(|(i, _)| i)
+                    .collect();
+                for i in rotated {
+                    self.catalog
+                        .pats
+                        .update_unindexed(i, |p| p.rotated_to = Some(new.to_owned()));
                 }
             }
             ModifyPat::Set {
@@ -363,26 +382,30 @@ impl Account {
                         return Err(errors::mins_out_of_range());
                     }
                 }
-                let p = &mut self.catalog.pats[idx];
-                if let Some(d) = disabled {
-                    p.disabled = *d;
-                }
-                if let Some(m) = mins_to_bypass_network_policy_requirement {
-                    p.bypass_until = (*m > 0).then(|| later(t, Duration::minutes(*m)));
-                }
-                if let Some(c) = comment {
-                    p.comment = Some(c.clone());
-                }
+                self.catalog.pats.update_unindexed(idx, |p| {
+                    if let Some(d) = disabled {
+                        p.disabled = *d;
+                    }
+                    if let Some(m) = mins_to_bypass_network_policy_requirement {
+                        p.bypass_until = (*m > 0).then(|| later(t, Duration::minutes(*m)));
+                    }
+                    if let Some(c) = comment {
+                        p.comment = Some(c.clone());
+                    }
+                });
             }
             ModifyPat::Unset(items) => {
-                let p = &mut self.catalog.pats[idx];
-                for item in items {
-                    match item {
-                        PatProperty::Disabled => p.disabled = false,
-                        PatProperty::MinsToBypassNetworkPolicyRequirement => p.bypass_until = None,
-                        PatProperty::Comment => p.comment = None,
+                self.catalog.pats.update_unindexed(idx, |p| {
+                    for item in items {
+                        match item {
+                            PatProperty::Disabled => p.disabled = false,
+                            PatProperty::MinsToBypassNetworkPolicyRequirement => {
+                                p.bypass_until = None
+                            }
+                            PatProperty::Comment => p.comment = None,
+                        }
                     }
-                }
+                });
             }
         }
         Ok(ResultSet::status("Statement executed successfully."))

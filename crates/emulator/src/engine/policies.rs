@@ -729,8 +729,18 @@ impl Account {
         policy: &ObjectName,
         force: bool,
     ) -> Result<ResultSet, SqlError> {
-        let pid = self.attachable_policy(s, policy, "ALTER USER")?;
-        self.check_user_policy_privilege(s, user, Some(pid))?;
+        let (path, id) = self.resolve_auth_policy(s, policy, "ALTER USER")?;
+        let not_found = || errors::not_found(Kind::AuthenticationPolicy, &path.join("."));
+        let pid = id.ok_or_else(not_found)?;
+        if let Err(error) = self.check_user_policy_privilege(s, user, Some(pid)) {
+            // A policy on which the caller holds nothing is invisible to it: 002003, not 003001
+            // (§4.2).
+            let roles = self.effective_roles(s);
+            if !self.catalog.holds_any(&roles, Target::Object(pid)) {
+                return Err(not_found());
+            }
+            return Err(error);
+        }
         let Some(u) = self.catalog.users.get_mut(&user) else {
             return Err(errors::not_found(Kind::User, ""));
         };
@@ -764,10 +774,15 @@ impl Account {
         policy: Option<u64>,
     ) -> Result<(), SqlError> {
         let roles = self.effective_roles(s);
+        // APPLY AUTHENTICATION POLICY on the user must be an actual grant: owning the user alone
+        // is not enough, it also takes OWNERSHIP (or APPLY) of the policy (§4.3).
+        let apply_on_user = self.catalog.priv_grants.iter().any(|g| {
+            g.target == Target::User(user)
+                && g.privilege == "APPLY AUTHENTICATION POLICY"
+                && roles.contains(&g.role)
+        });
         let ok = self.has_account_priv(&roles, "APPLY AUTHENTICATION POLICY")
-            || self
-                .catalog
-                .holds(&roles, "APPLY AUTHENTICATION POLICY", Target::User(user))
+            || apply_on_user
             || (self.catalog.owns(&roles, Target::User(user))
                 && policy.is_none_or(|p| self.catalog.holds(&roles, "APPLY", Target::Object(p))));
         if ok {

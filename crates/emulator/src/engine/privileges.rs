@@ -46,6 +46,7 @@ impl Account {
             schema,
             warehouse: user.and_then(|u| u.default_warehouse.clone()),
             parameters: Vec::new(),
+            oauth_integration: None,
         }
     }
 

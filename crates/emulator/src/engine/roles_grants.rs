@@ -377,14 +377,16 @@ impl Account {
                 return Err(errors::role_cycle(role, &pname));
             }
         }
-        if let Some(existing) = self
+        // Found read-only, changed in place only when needed (a mutable scan would cost the
+        // catalog's change tracking a copy of every grant).
+        if let Some(i) = self
             .catalog
             .role_grants
-            .iter_mut()
-            .find(|g| g.role == rid && g.to == grantee)
+            .iter()
+            .position(|g| g.role == rid && g.to == grantee)
         {
-            if with_grant_option && !existing.grant_option {
-                existing.grant_option = true;
+            if with_grant_option && !self.catalog.role_grants[i].grant_option {
+                self.catalog.role_grants[i].grant_option = true;
                 return Ok(ResultSet::status(OK));
             }
             return Ok(unchanged(ResultSet::status(OK)));

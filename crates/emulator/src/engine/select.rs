@@ -131,6 +131,13 @@ impl Account {
                     }
                     "CURRENT_VERSION" => text(Some("9.0.0".into())),
                     "CURRENT_SESSION" => text(Some(s.user_id.to_string())),
+                    // §5.14: the client id and both secrets of a Snowflake OAuth integration.
+                    "SYSTEM$SHOW_OAUTH_CLIENT_SECRETS" => match args.as_slice() {
+                        [Expr::String(integration)] => {
+                            text(Some(self.show_oauth_client_secrets(s, integration)?))
+                        }
+                        _ => return Err(errors::syntax(name)),
+                    },
                     _ => return Err(unknown_function(name)),
                 }
             }
@@ -164,11 +171,15 @@ impl Account {
                 });
                 row.push(cell);
             }
+            // Client secrets are secrets: stored answers keep them 24 h only (protocols §2.8).
+            let carries_secret = sel.items.iter().any(|item| {
+                matches!(&item.expr, Expr::Function { name, .. } if name == "SYSTEM$SHOW_OAUTH_CLIENT_SECRETS")
+            });
             return Ok(unchanged(ResultSet {
                 columns,
                 rows: vec![row],
                 changed: false,
-                carries_secret: false,
+                carries_secret,
             }));
         };
         let parts: Vec<String> = from.0.iter().map(|i| i.as_str().to_uppercase()).collect();

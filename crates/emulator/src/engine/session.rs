@@ -101,4 +101,8 @@ pub struct Session {
     pub warehouse: Option<String>,
     /// `ALTER SESSION SET` values.
     pub parameters: Vec<(String, String)>,
+    /// OAuth sessions: the security integration (object id) that admitted the token; decides
+    /// whether `USE ROLE` may switch (External OAuth ANY_ROLE_MODE, protocols §5.4).
+    #[serde(default)]
+    pub oauth_integration: Option<u64>,
 }

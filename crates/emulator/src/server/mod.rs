@@ -13,6 +13,10 @@
 //! | `POST /api/v2/cortex/v1/messages` | as above | protocols §7.3: Anthropic Messages shape |
 //! | `POST /api/v2/cortex/v1/chat/completions` | as above | protocols §7.4: OpenAI shape, SSE ending `data: [DONE]` with `"stream": true` |
 //! | `GET /api/v2/cortex/models` | bearer | the model catalogue |
+//! | `GET /oauth/authorize` | end user's Basic password or Bearer PAT/key-pair JWT | protocols §6.1: 302 to `redirect_uri?code=…&state=…` (codes single-use, 600 s) |
+//! | `POST /oauth/token-request` | client Basic (or `client_id` for PUBLIC clients) | protocols §6.2–§6.4: code + PKCE exchange, refresh with optional single-use rotation; errors in the §6.2 envelope |
+//! | `POST /api/v2/databases/{db}/schemas/{schema}/mcp-servers/{name}` | bearer; USAGE on the MCP server | protocols §8: JSON-RPC `initialize`, `tools/list`, `tools/call` (`SYSTEM_EXECUTE_SQL`); see [`mcp`] |
+//! | `POST /session/v1/login-request`, `POST /queries/v1/query-request`, `GET /queries/{qid}/result`, `GET /monitoring/queries/{qid}`, `POST /queries/v1/abort-request`, `POST /session/token-request`, `POST /session/heartbeat`, `POST /session?delete=true`, `POST /telemetry/send` | driver login; then `Snowflake Token="…"` | protocols §4: the connector protocol, gzip bodies, HTTP 200 `success` envelopes; see [`driver`] |
 //! | `POST /emulator/v1/clock` | control token, loopback peer | `{"advance_seconds": N}` → `{"now": …}`: moves the account clock |
 //! | `POST /emulator/v1/admin-token` | control token, loopback peer | rotates ADMIN's `EMULATOR_ADMIN` PAT (grace 0) → `{"token": …}`, rewrites the admin token file |
 //! | `GET /emulator/v1/log?since=SEQ` | control token, loopback peer | request log, JSON lines with `seq > SEQ` |
@@ -45,14 +49,18 @@
 //! With `--state PATH` the account, the clock offset and the idempotency table live in one JSON
 //! file (mode 0600) rewritten atomically (temp file, fsync, rename, fsync of the directory) before
 //! any answer that follows a change. Statements run one at a time under one lock; a statement that
-//! fails is rolled back from a snapshot, so nothing answered otherwise is half-applied.
+//! fails, or whose change cannot be written, is rolled back from the engine's undo record
+//! ([`crate::engine::Account::execute_uncommitted`]), so nothing answered otherwise is half-applied.
 
 mod bootstrap;
 mod control;
 mod cortex;
+mod driver;
 mod faults;
 mod files;
 mod log;
+mod mcp;
+mod oauth;
 mod query;
 mod sqlapi;
 mod state;
@@ -418,6 +426,22 @@ pub(crate) fn app(shared: Arc<state::Shared>) -> Router {
             post(cortex::chat_completions),
         )
         .route("/api/v2/cortex/models", get(cortex::models))
+        .route("/oauth/authorize", get(oauth::authorize))
+        .route("/oauth/token-request", post(oauth::token_request))
+        .route(
+            "/api/v2/databases/{db}/schemas/{schema}/mcp-servers/{name}",
+            post(mcp::handle),
+        )
+        .route("/session/v1/login-request", post(driver::login))
+        .route("/queries/v1/query-request", post(driver::query_request))
+        .route("/queries/v1/abort-request", post(driver::abort))
+        .route("/queries/{qid}/result", get(driver::result))
+        .route("/monitoring/queries/{qid}", get(driver::monitoring))
+        .route("/session/token-request", post(driver::token_request))
+        .route("/session/heartbeat", post(driver::heartbeat))
+        .route("/session", post(driver::delete))
+        .route("/telemetry/send", post(driver::telemetry))
+        .layer(axum::Extension(driver::Driver::new()))
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             faults::layer,

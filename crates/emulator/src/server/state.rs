@@ -124,9 +124,9 @@ struct StateIn {
     idempotency: Vec<IdemEntry>,
 }
 
-/// A change applied in memory, not yet written (see [`Core::execute_pending`]).
+/// A change applied in memory, not yet written (see [`Core::execute_pending`]). The account
+/// keeps the statement's undo record until [`Core::commit`].
 pub(crate) struct Pending {
-    snapshot: Option<Vec<u8>>,
     changed: bool,
 }
 
@@ -171,8 +171,8 @@ impl Core {
     }
 
     /// Runs one statement so that it either fully applies (and, with `--state`, is durable) or
-    /// leaves the account as it was: the account is snapshotted before any statement that may
-    /// write, and restored when the engine fails or the state cannot be written.
+    /// leaves the account as it was: the engine undoes a failed statement itself, and a change
+    /// that cannot be written is undone from the engine's undo record (no copy of the account).
     pub(crate) fn execute_committed(
         &mut self,
         session: &mut Session,
@@ -193,49 +193,28 @@ impl Core {
         statement: &Statement,
         now: Now,
     ) -> Result<(ResultSet, Pending), CommitError> {
-        let snapshot = if is_read_only(statement) {
-            None
-        } else {
-            match serde_json::to_vec(&self.account) {
-                Ok(bytes) => Some(bytes),
-                Err(error) => return Err(CommitError::Durability(std::io::Error::other(error))),
-            }
-        };
-        match self.account.execute(session, statement, now) {
+        match self.account.execute_uncommitted(session, statement, now) {
             Ok(result) => {
                 let pending = Pending {
-                    snapshot: if result.changed { snapshot } else { None },
                     changed: result.changed,
                 };
                 Ok((result, pending))
             }
-            Err(error) => {
-                self.restore(snapshot.as_deref());
-                Err(CommitError::Sql(error))
-            }
+            Err(error) => Err(CommitError::Sql(error)),
         }
     }
 
     /// Makes a pending change durable; if the state file cannot be written, the change is
     /// rolled back and the error returned.
     pub(crate) fn commit(&mut self, pending: Pending) -> std::io::Result<()> {
-        if !pending.changed {
-            return Ok(());
-        }
-        if let Err(error) = self.persist() {
-            self.restore(pending.snapshot.as_deref());
-            return Err(error);
-        }
-        Ok(())
-    }
-
-    fn restore(&mut self, snapshot: Option<&[u8]>) {
-        if let Some(bytes) = snapshot {
-            match serde_json::from_slice(bytes) {
-                Ok(account) => self.account = account,
-                Err(error) => tracing::error!(%error, "cannot restore the account snapshot"),
+        if pending.changed {
+            if let Err(error) = self.persist() {
+                self.account.rollback_statement();
+                return Err(error);
             }
         }
+        self.account.commit_statement();
+        Ok(())
     }
 
     /// Drops expired stored responses and handles (at most once per second of account clock).
@@ -270,23 +249,6 @@ impl Core {
             }
         }
     }
-}
-
-/// Statements that never write, so need no snapshot.
-fn is_read_only(statement: &Statement) -> bool {
-    matches!(
-        statement,
-        Statement::Select(_)
-            | Statement::ShowUsers { .. }
-            | Statement::ShowRoles { .. }
-            | Statement::ShowGrants(_)
-            | Statement::ShowObjects { .. }
-            | Statement::ShowUserPats { .. }
-            | Statement::ShowAuthenticationPolicies { .. }
-            | Statement::DescribeUser { .. }
-            | Statement::DescribeAuthenticationPolicy { .. }
-            | Statement::DescribeSecret { .. }
-    )
 }
 
 impl Shared {

@@ -185,7 +185,6 @@ async fn interfaces_state_survives_kill_9() {
 }
 
 #[tokio::test]
-#[ignore = "needs engine: after ROTATE, auth step 9 (snowflake-behaviour §6.6) measures expires_at - created_on of a 365-day token as 365 days + elapsed > MAX_EXPIRY_IN_DAYS, so the rotated EMULATOR_ADMIN secret is refused with 394400"]
 async fn interfaces_rotated_admin_token_works_after_restart() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");

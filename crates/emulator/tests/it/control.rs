@@ -175,7 +175,6 @@ async fn log_since_filters_by_sequence() {
 }
 
 #[tokio::test]
-#[ignore = "needs engine: after ROTATE, auth step 9 (snowflake-behaviour §6.6) measures expires_at - created_on of a 365-day token as 365 days + elapsed > MAX_EXPIRY_IN_DAYS, so the rotated EMULATOR_ADMIN secret is refused with 394400"]
 async fn admin_token_rotation_replaces_the_secret_and_the_file() {
     let emu = Emulator::start().await;
     let old = emu.admin();

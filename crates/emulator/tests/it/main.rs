@@ -10,15 +10,28 @@
 //! * `peers` — the TCP peer decides, never a forwarding header; control API loopback only.
 //! * `cortex` — Cortex endpoints: 200/401/403/400 (protocols §7).
 //! * `durability` — `--state` across restarts.
+//! * `oauth` — External OAuth JWTs (rows 58–59) and Snowflake OAuth code/PKCE/refresh (protocols §5–§6).
+//! * `driver` — the connector protocol (protocols §4) and the driver rows of §10.
+//! * `mcp` — the managed MCP server endpoint (protocols §8).
+//! * `conformance_a` — snowflake-behaviour.md §10 rows 1–55 over the SQL API.
+//! * `conformance_b` — snowflake-behaviour.md §10 rows 56–110 over the SQL API (PAT and key pair).
+//! * `seed_000` — seed 000 (cross-role PAT issuance) as written, troubleshooting errors included.
 
 mod harness;
 
 mod binary;
+mod conformance_b;
 mod control;
 mod cortex;
+mod driver;
 mod durability;
 mod faults;
 mod idempotency;
 mod input;
+mod mcp;
+mod oauth;
 mod peers;
+mod seed_000;
 mod sqlapi;
+
+mod conformance_a;

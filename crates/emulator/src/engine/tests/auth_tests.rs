@@ -222,6 +222,48 @@ fn conformance_086_max_expiry_lowered() {
     assert_eq!(err(pat_login(&mut a, &secret, now())).code, "394400");
 }
 
+/// §6.4 + §6.6 step 9: ROTATE moves expires_at to now + DAYS_TO_EXPIRY and keeps created_on, so
+/// a rotated 365-day token must still authenticate; the MAX_EXPIRY_IN_DAYS check compares the
+/// lifetime the secret was issued with (§5.9.3), which lowering MAX still catches (row 86).
+#[test]
+fn conformance_086_rotated_max_lifetime_token_authenticates_until_max_lowered() {
+    fn sql_at(a: &mut Account, sess: &mut Session, text: &str, n: Now) -> ResultSet {
+        run_at(a, sess, text, n).unwrap_or_else(|e| panic!("{text} failed: {e}"))
+    }
+    let mut a = account();
+    let mut sess = admin(&a);
+    service_user(&mut a, &mut sess);
+    let first = secret_of(&sql(
+        &mut a,
+        &mut sess,
+        "ALTER USER svc ADD PAT t ROLE_RESTRICTION = r DAYS_TO_EXPIRY = 365",
+    ));
+    assert!(pat_login(&mut a, &first, now()).is_ok());
+    // rotate a day later: the new secret expires 366 days after created_on
+    let rotated = secret_of(&sql_at(
+        &mut a,
+        &mut sess,
+        "ALTER USER svc ROTATE PAT t EXPIRE_ROTATED_TOKEN_AFTER_HOURS = 0",
+        at(24),
+    ));
+    assert_ne!(rotated, first);
+    assert!(pat_login(&mut a, &rotated, at(25)).is_ok());
+    assert_eq!(err(pat_login(&mut a, &first, at(25))).code, "394400");
+    sql_at(
+        &mut a,
+        &mut sess,
+        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (MAX_EXPIRY_IN_DAYS = 30)",
+        at(25),
+    );
+    sql_at(
+        &mut a,
+        &mut sess,
+        "ALTER USER svc SET AUTHENTICATION POLICY p",
+        at(25),
+    );
+    assert_eq!(err(pat_login(&mut a, &rotated, at(26))).code, "394400");
+}
+
 #[test]
 fn conformance_087_restriction_requirement_flipped() {
     let mut a = account();
