@@ -829,7 +829,7 @@ async fn partial_bulk_failure_reports_per_tenant_and_a_rerun_converges() {
     let results = env.tenants.provision_many(&ids, &env.sink(), 90, 1).await;
     let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
     assert_eq!(failed.len(), 1, "exactly one tenant hit the fault");
-    let message = failed[0].1.as_ref().err().expect("error").to_string();
+    let message = failed[0].1.as_ref().expect_err("error").to_string();
     assert!(message.contains("003001"), "{message}");
     let again = env.tenants.provision_many(&ids, &env.sink(), 90, 3).await;
     for (tenant, result) in &again {
