@@ -1,0 +1,339 @@
+//! `snowpat tenant ...` and `snowpat rotate-due` (`interfaces.md` "snowpat commands", "Lifecycle
+//! semantics", "Sinks", exit codes). Input (ids, sinks, --from, durations) is checked before the
+//! store is opened or anything is sent: bad input exits 2 naming the problem and the fix.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use snowpat_core::store::SqliteStore;
+use snowpat_core::tenants::{parse_duration, Outcome, Settings, TenantError, TenantId, Tenants};
+
+use crate::context::{Context, OutputFormat};
+
+/// `snowpat tenant <command>`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TenantArgs {
+    #[command(subcommand)]
+    pub command: TenantCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum TenantCommand {
+    /// One service user and one role-restricted PAT per tenant (seed 000), idempotently.
+    Provision {
+        /// Tenant ids (^[A-Za-z0-9_]{1,64}$, folded to upper case).
+        ids: Vec<String>,
+        /// A file of tenant ids, one per line (blank lines and # comments skipped).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
+        /// How many tenants are provisioned at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+        /// Token lifetime in days (default: tenants.days).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=365))]
+        days: Option<u32>,
+        /// Where each secret goes (default: tenants.sink); `{id}` expands to the tenant id.
+        #[arg(long)]
+        sink: Option<String>,
+    },
+    /// Rotate the tenant's PAT; the old secret keeps working min(H, hours it has left).
+    Rotate {
+        id: String,
+        #[arg(long, value_name = "H")]
+        grace_hours: Option<u32>,
+    },
+    /// Remove the PAT and every <NAME>_ROTATED_* object: no secret of the tenant works after.
+    Revoke { id: String },
+    /// Disable the tenant's user (which disables its tokens).
+    Disable { id: String },
+    /// Enable the tenant's user, then each of its tokens.
+    Enable { id: String },
+    /// Remove the tenant's tokens, then drop its user.
+    Drop { id: String },
+    /// The tenants in the store.
+    List,
+    /// One tenant: the store's record and its live tokens.
+    Show { id: String },
+}
+
+/// `snowpat rotate-due --within DURATION`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RotateDueArgs {
+    /// Rotate every managed PAT expiring within this (`36h`, `7d`).
+    #[arg(long, value_name = "DURATION")]
+    pub within: String,
+}
+
+/// Prints `error: ...` and returns exit 2 (nothing was sent).
+fn usage(message: impl std::fmt::Display) -> ExitCode {
+    let _ = writeln!(std::io::stderr().lock(), "error: {message}");
+    ExitCode::from(2)
+}
+
+fn failed(error: &TenantError) -> ExitCode {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "error: {error}");
+    if let TenantError::Client(e) = error {
+        if let Some(info) = e.api().and_then(|a| a.info()) {
+            let _ = writeln!(err, "hint: {} ({}): {}", info.code, info.title, info.fix);
+        }
+    }
+    if error.is_usage() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn settings(ctx: &Context) -> Settings {
+    Settings {
+        tenants: ctx.config.tenants.clone().unwrap_or_default(),
+        blueprint: ctx.config.multi_tenant(),
+    }
+}
+
+async fn open(ctx: &Context) -> anyhow::Result<Tenants<SqliteStore>> {
+    let store = SqliteStore::open(&ctx.store_url).await?;
+    Ok(Tenants::new(
+        ctx.client.clone(),
+        Arc::new(store),
+        settings(ctx),
+    ))
+}
+
+fn print(ctx: &Context, outcome: &Outcome) {
+    let mut out = std::io::stdout().lock();
+    match ctx.output {
+        OutputFormat::Json => {
+            let _ = writeln!(out, "{}", outcome.to_json());
+        }
+        OutputFormat::Text => {
+            let _ = writeln!(
+                out,
+                "{}\t{}\t{}\t{}\texpires {}\t{}\tsha256 {}",
+                outcome.tenant,
+                outcome.action,
+                outcome.user,
+                outcome.token_name,
+                outcome.expires_at.as_deref().unwrap_or("-"),
+                outcome.sink.as_deref().unwrap_or("-"),
+                outcome.secret_sha256.as_deref().unwrap_or("-"),
+            );
+            if let Some(secret) = &outcome.secret {
+                let _ = writeln!(out, "{}", secret.expose_secret());
+            }
+        }
+    }
+}
+
+fn print_failure(ctx: &Context, tenant: &str, error: &TenantError) {
+    match ctx.output {
+        OutputFormat::Json => {
+            let line = serde_json::json!({ "tenant": tenant, "error": error.to_string() });
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
+        OutputFormat::Text => {
+            let _ = writeln!(std::io::stderr().lock(), "error: tenant {tenant}: {error}");
+        }
+    }
+}
+
+/// Reads `--from FILE`: one id per line, blank lines and `#` comments skipped.
+fn read_ids(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "--from {}: {e}; name a readable file of tenant ids, one per line",
+            path.display()
+        )
+    })?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
+}
+
+/// Runs `snowpat tenant ...`.
+pub(crate) async fn run(args: TenantArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let settings = settings(ctx);
+    match args.command {
+        TenantCommand::Provision {
+            ids,
+            from,
+            concurrency,
+            days,
+            sink,
+        } => {
+            let mut texts = ids;
+            if let Some(path) = &from {
+                match read_ids(path) {
+                    Ok(more) => texts.extend(more),
+                    Err(e) => return Ok(usage(e)),
+                }
+            }
+            if texts.is_empty() {
+                return Ok(usage(
+                    "no tenant ids: pass them as arguments or with --from FILE",
+                ));
+            }
+            let ids = match TenantId::parse_all(&texts) {
+                Ok(ids) => ids,
+                Err(e) => return Ok(failed(&e)),
+            };
+            let spec = match sink.or_else(|| settings.tenants.sink.clone()) {
+                None => return Ok(failed(&TenantError::NoSink)),
+                Some(s) => match snowpat_core::sinks::SinkSpec::parse(&s) {
+                    Ok(spec) => spec,
+                    Err(e) => return Ok(failed(&e.into())),
+                },
+            };
+            for id in &ids {
+                if let Err(e) = spec.for_tenant(id.as_str()).preflight() {
+                    return Ok(failed(&e.into()));
+                }
+            }
+            let days = days.unwrap_or(settings.tenants.days);
+            let tenants = open(ctx).await?;
+            let results = tenants
+                .provision_many(&ids, &spec, days, usize::from(concurrency))
+                .await;
+            summarize(ctx, &results)
+        }
+        TenantCommand::List => {
+            let tenants = open(ctx).await?;
+            match tenants.list().await {
+                Ok(all) => {
+                    for outcome in &all {
+                        print(ctx, outcome);
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(failed(&e)),
+            }
+        }
+        TenantCommand::Rotate { id, grace_hours } => {
+            single(
+                ctx,
+                &id,
+                |t, id| async move { t.rotate(&id, grace_hours).await },
+            )
+            .await
+        }
+        TenantCommand::Revoke { id } => {
+            single(ctx, &id, |t, id| async move { t.revoke(&id).await }).await
+        }
+        TenantCommand::Disable { id } => {
+            single(ctx, &id, |t, id| async move { t.disable(&id).await }).await
+        }
+        TenantCommand::Enable { id } => {
+            single(ctx, &id, |t, id| async move { t.enable(&id).await }).await
+        }
+        TenantCommand::Drop { id } => {
+            single(ctx, &id, |t, id| async move { t.drop_tenant(&id).await }).await
+        }
+        TenantCommand::Show { id } => {
+            let id = match TenantId::parse(&id) {
+                Ok(id) => id,
+                Err(e) => return Ok(failed(&e)),
+            };
+            let tenants = open(ctx).await?;
+            match tenants.show(&id).await {
+                Ok((outcome, live)) => {
+                    print(ctx, &outcome);
+                    let mut out = std::io::stdout().lock();
+                    for t in live {
+                        let expires = t.expires_at.map(|e| e.as_datetime().to_rfc3339());
+                        match ctx.output {
+                            OutputFormat::Json => {
+                                let line = serde_json::json!({
+                                    "tenant": outcome.tenant, "token": t.name, "status": t.status,
+                                    "expires_at": expires, "role_restriction": t.role_restriction,
+                                });
+                                let _ = writeln!(out, "{line}");
+                            }
+                            OutputFormat::Text => {
+                                let _ = writeln!(
+                                    out,
+                                    "  {}\t{}\texpires {}",
+                                    t.name,
+                                    t.status,
+                                    expires.as_deref().unwrap_or("-")
+                                );
+                            }
+                        }
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(failed(&e)),
+            }
+        }
+    }
+}
+
+async fn single<F, Fut>(ctx: &Context, id: &str, action: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce(Tenants<SqliteStore>, TenantId) -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome, TenantError>>,
+{
+    let id = match TenantId::parse(id) {
+        Ok(id) => id,
+        Err(e) => return Ok(failed(&e)),
+    };
+    let tenants = open(ctx).await?;
+    match action(tenants, id).await {
+        Ok(outcome) => {
+            print(ctx, &outcome);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(failed(&e)),
+    }
+}
+
+/// One line per tenant; exit 0 if all succeeded, 3 if some did, 1 if none did.
+fn summarize(
+    ctx: &Context,
+    results: &[(TenantId, Result<Outcome, TenantError>)],
+) -> anyhow::Result<ExitCode> {
+    let mut ok = 0usize;
+    for (id, result) in results {
+        match result {
+            Ok(outcome) => {
+                ok += 1;
+                print(ctx, outcome);
+            }
+            Err(e) => print_failure(ctx, id.as_str(), e),
+        }
+    }
+    Ok(if ok == results.len() {
+        ExitCode::SUCCESS
+    } else if ok == 0 {
+        ExitCode::from(1)
+    } else {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "error: {} of {} tenants failed; rerun the same command to converge",
+            results.len() - ok,
+            results.len()
+        );
+        ExitCode::from(3)
+    })
+}
+
+/// Runs `snowpat rotate-due --within DURATION`.
+pub(crate) async fn run_rotate_due(args: RotateDueArgs, ctx: &Context) -> anyhow::Result<ExitCode> {
+    let Some(within) = parse_duration(&args.within) else {
+        return Ok(usage(format!(
+            "--within {:?}: write a duration such as 36h or 7d (units s, m, h, d)",
+            args.within
+        )));
+    };
+    let tenants = open(ctx).await?;
+    match tenants.rotate_due(within).await {
+        Ok(results) => summarize(ctx, &results),
+        Err(e) => Ok(failed(&e)),
+    }
+}
