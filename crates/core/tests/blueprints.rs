@@ -242,3 +242,29 @@ fn unknown_keys_are_refused_with_file_line_and_key() {
     assert_eq!(ok.multi_tenant().database, "D");
     assert_eq!(ok.multi_tenant().schema, "POLICIES");
 }
+
+#[tokio::test]
+async fn existing_roles_are_required_and_never_created() {
+    let emu = emulator().await;
+    let bp = blueprint(|c| c.existing_roles = true, false);
+    let err = bootstrap_multi_tenant(&emu.admin, &bp, false, None)
+        .await
+        .err()
+        .expect("missing roles refused");
+    assert!(
+        matches!(&err, BlueprintError::Preflight(m) if m.contains("CORTEX_REST_API_ROLE") && m.contains("AUTOMATION_ROLE")),
+        "{err}"
+    );
+    for s in [
+        "CREATE ROLE CORTEX_REST_API_ROLE",
+        "CREATE ROLE AUTOMATION_ROLE",
+    ] {
+        emu.admin.execute(&Statement::new(s)).await.unwrap();
+    }
+    let text = sql(&plan_of(&emu, &bp).await);
+    assert!(!text.contains("CREATE ROLE"), "{text}");
+    assert!(
+        text.contains("GRANT CREATE USER ON ACCOUNT TO ROLE AUTOMATION_ROLE"),
+        "{text}"
+    );
+}
