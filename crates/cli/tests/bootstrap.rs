@@ -306,3 +306,27 @@ fn the_printed_connection_snippet_runs_tenant_provision() {
     assert_eq!(add["user"], "AUTOMATION_USER", "{add}");
     assert_eq!(add["auth"], "keypair", "{add}");
 }
+
+#[test]
+fn json_output_is_one_object_per_line() {
+    let emu = Emulator::start();
+    let work = tempfile::tempdir().unwrap();
+    let out = emu.snowpat(
+        work.path(),
+        &["--output", "json", "bootstrap", "multi-tenant", "--plan"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["changes"], 18);
+    assert_eq!(summary["applied"], false);
+    assert_eq!(lines.len(), 19);
+    assert!(lines[0]["sql"]
+        .as_str()
+        .unwrap()
+        .starts_with("CREATE ROLE IF NOT EXISTS CORTEX_REST_API_ROLE"));
+    assert_eq!(lines[0]["role"], "SECURITYADMIN");
+}
