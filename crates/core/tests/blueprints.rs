@@ -268,3 +268,28 @@ async fn existing_roles_are_required_and_never_created() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_changed_allowed_cidrs_list_replaces_the_network_rule() {
+    let emu = emulator().await;
+    let bp = blueprint(|_| {}, false);
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    let wider = blueprint(
+        |c| c.allowed_cidrs = vec!["127.0.0.0/8".into(), "10.0.0.0/8".into()],
+        false,
+    );
+    let plan = plan_of(&emu, &wider).await;
+    let text = sql(&plan);
+    assert_eq!(plan.changes().count(), 1, "{text}");
+    assert!(
+        text.contains("CREATE OR REPLACE NETWORK RULE SNOWPAT.POLICIES.SNOWPAT_DEPLOYMENT_INGRESS"),
+        "{text}"
+    );
+    bootstrap_multi_tenant(&emu.admin, &wider, true, Some(&sink))
+        .await
+        .unwrap();
+    assert!(plan_of(&emu, &wider).await.is_empty());
+}

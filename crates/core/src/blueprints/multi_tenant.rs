@@ -69,6 +69,8 @@ pub struct Observed {
     /// PAT_POLICY text per existing policy.
     pub pat_policies: Vec<(String, String)>,
     pub network_rule: bool,
+    /// `entries_in_valuelist` of the network rule.
+    pub network_rule_entries: Option<u64>,
     pub network_policy: bool,
     /// (privilege, granted_on, name) to the runtime role.
     pub runtime_grants: Vec<(String, String, String)>,
@@ -113,6 +115,14 @@ fn col(rs: &ResultSet, row: usize, name: &str) -> String {
         .get(row)
         .and_then(|r| r.get::<Option<String>>(name).ok().flatten())
         .unwrap_or_default()
+}
+
+fn rs_u64(rs: &ResultSet, row: usize, name: &str) -> Option<u64> {
+    let row = rs.rows().get(row)?;
+    row.get::<Option<u64>>(name)
+        .ok()
+        .flatten()
+        .or_else(|| row.get::<Option<String>>(name).ok().flatten()?.parse().ok())
 }
 
 fn names(rs: &ResultSet) -> Vec<String> {
@@ -358,6 +368,9 @@ impl MultiTenant {
             )
             .await?;
             o.network_rule = names(&rules).iter().any(|n| n == NETWORK_RULE);
+            if let Some(i) = names(&rules).iter().position(|n| n == NETWORK_RULE) {
+                o.network_rule_entries = rs_u64(&rules, i, "entries_in_valuelist");
+            }
         }
         let policies = execute(
             client,
@@ -602,13 +615,20 @@ impl MultiTenant {
             }
         }
         if let Some(cidrs) = &self.cidrs {
-            if !o.network_rule {
+            let count_drift = o.network_rule
+                && o.network_rule_entries
+                    .is_some_and(|n| n != cidrs.len() as u64);
+            if !o.network_rule || count_drift {
                 steps.push(Step::change(
                     ACCOUNTADMIN,
-                    "ingress network rule from allowed_cidrs",
+                    if count_drift {
+                        "ingress network rule: VALUE_LIST drifted from allowed_cidrs"
+                    } else {
+                        "ingress network rule from allowed_cidrs"
+                    },
                     Statement::CreateNetworkRule {
-                        or_replace: false,
-                        if_not_exists: true,
+                        or_replace: count_drift,
+                        if_not_exists: !count_drift,
                         name: self.qualified(NETWORK_RULE),
                         properties: vec![
                             Property::new("TYPE", name_value("IPV4")),
