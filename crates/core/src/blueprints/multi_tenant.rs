@@ -563,6 +563,26 @@ impl MultiTenant {
                 },
             ));
         }
+        // Without --seed-compat, an automation role that owns the deployment policy (an earlier
+        // --seed-compat apply, or a hand-made grant) could weaken it: take it back first.
+        let automation_owns_policy = o
+            .policies
+            .iter()
+            .any(|(n, owner)| *n == c.deployment_policy && *owner == c.automation_role);
+        if !self.options.seed_compat && automation_owns_policy {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "the automation role must not own the deployment policy (use APPLY)",
+                Statement::GrantOwnership {
+                    on: OwnershipTarget::Object {
+                        kind: ObjectKind::AuthenticationPolicy,
+                        name: self.deployment_policy(),
+                    },
+                    to_role: ident(ACCOUNTADMIN),
+                    current_grants: None,
+                },
+            ));
+        }
         for (policy, require, what) in [
             (
                 &c.deployment_policy,
@@ -601,6 +621,7 @@ impl MultiTenant {
                         .find(|(n, _)| n == policy)
                         .map(|(_, owner)| owner.clone())
                         .filter(|owner| !owner.is_empty())
+                        .filter(|_| self.options.seed_compat || !automation_owns_policy)
                         .unwrap_or_else(|| ACCOUNTADMIN.to_string());
                     steps.push(Step::change(
                         &owner,
