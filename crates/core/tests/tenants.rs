@@ -402,6 +402,35 @@ async fn disable_enable_and_drop() {
         .expect("store")
         .expect("record");
     assert_eq!(record.status, "dropped");
+    // Every change was journaled before it was sent, and none is left pending.
+    let journal = env
+        .tenants
+        .store()
+        .journal("INITECH")
+        .await
+        .expect("journal");
+    let kinds: Vec<&str> = journal.iter().map(|e| e.kind.as_str()).collect();
+    for kind in [
+        "CREATE USER",
+        "ALTER USER ADD PAT",
+        "ALTER USER REMOVE PAT",
+        "DROP USER",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(journal.iter().all(|e| e.state == JournalState::Done));
+    let logged: std::collections::HashSet<String> = env
+        .log(0)
+        .await
+        .iter()
+        .filter_map(|l| l["request_id"].as_str().map(str::to_owned))
+        .collect();
+    for entry in &journal {
+        assert!(
+            logged.contains(&entry.request_id.to_string()),
+            "{entry:?} was sent with its requestId"
+        );
+    }
 }
 
 #[tokio::test]
