@@ -392,6 +392,10 @@ async fn disable_enable_and_drop() {
     assert_eq!(shown.user, "DEPLOYMENT_INITECH");
     assert_eq!(live.len(), 1);
     env.tenants.drop_tenant(&t).await.expect("drop");
+    env.tenants
+        .drop_tenant(&t)
+        .await
+        .expect("a second drop is a no-op");
     assert!(env.authenticate(&secret).await.is_err());
     assert!(env.tenants.live_tokens("DEPLOYMENT_INITECH").await.is_err());
     let record = env
