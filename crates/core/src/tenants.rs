@@ -284,6 +284,26 @@ impl<S: Store> Tenants<S> {
         Ok(row.get_at::<ServerTime>(0)?)
     }
 
+    /// The session's role (`SELECT CURRENT_ROLE()`).
+    pub async fn current_role(&self) -> Result<String, TenantError> {
+        let select = Statement::Select(Select {
+            items: vec![SelectItem {
+                expr: Expr::Function {
+                    name: "CURRENT_ROLE".into(),
+                    args: vec![],
+                },
+                alias: None,
+            }],
+            from: None,
+            filter: vec![],
+        });
+        let result = self.run(&select).await?;
+        match result.first() {
+            Some(row) => Ok(row.get_at::<Option<String>>(0)?.unwrap_or_default()),
+            None => Ok(String::new()),
+        }
+    }
+
     /// `SHOW USER PATS FOR USER u` (an error if the user is missing).
     pub async fn live_tokens(&self, user: &str) -> Result<Vec<LiveToken>, TenantError> {
         let result = self

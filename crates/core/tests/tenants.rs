@@ -376,6 +376,10 @@ async fn rotate_grace_is_capped_by_the_remaining_lifetime() {
 async fn disable_enable_and_drop() {
     let env = start().await;
     let t = id("initech");
+    assert_eq!(
+        env.tenants.current_role().await.expect("role"),
+        "AUTOMATION_ROLE"
+    );
     env.tenants
         .provision(&t, &env.sink(), 90)
         .await
