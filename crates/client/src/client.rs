@@ -681,7 +681,7 @@ impl Client {
                 .credential
                 .bearer()
                 .map_err(|e| call.fail(ErrorKind::Auth(e)))?;
-            let permit = match &inner.limiter {
+            let mut permit = match &inner.limiter {
                 Some(limiter) => Some(limiter.acquire().await),
                 None => None,
             };
@@ -708,7 +708,7 @@ impl Client {
                                     limiter.on_success();
                                 }
                             }
-                            drop(permit);
+                            permit = None;
                             debug!(request_id = %call.request_id, attempt, status = status.as_u16(), "answer");
                             if status == StatusCode::UNAUTHORIZED
                                 && inner.credential.renewable()
@@ -733,6 +733,8 @@ impl Client {
                 }
                 Err(e) => Failure::Transport(e),
             };
+            // No slot is held through the backoff.
+            drop(permit);
             let (retryable, floor) = match &failure {
                 Failure::Transport(e) => {
                     debug!(request_id = %call.request_id, attempt, kind = transport_kind(e), "transport failure");

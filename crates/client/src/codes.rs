@@ -50,6 +50,17 @@ pub struct CodeInfo {
     pub fix: &'static str,
 }
 
+impl std::fmt::Display for CodeInfo {
+    /// `003001 Insufficient privileges` then `cause:` and `fix:` lines (for `snowpat explain`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}\ncause: {}\nfix: {}",
+            self.code, self.title, self.cause, self.fix
+        )
+    }
+}
+
 const fn row(
     code: &'static str,
     class: CodeClass,
@@ -359,6 +370,13 @@ mod tests {
         for code in wanted {
             assert!(lookup(code).is_some(), "{code} missing from the table");
         }
+    }
+
+    #[test]
+    fn explain_text_names_code_cause_and_fix() {
+        let text = lookup("394400").unwrap().to_string();
+        assert!(text.starts_with("394400 Programmatic access token is invalid\ncause: "));
+        assert!(text.contains("\nfix: "));
     }
 
     #[test]

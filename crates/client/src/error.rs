@@ -221,6 +221,12 @@ impl ApiError {
         self.code.as_deref().and_then(codes::lookup)
     }
 
+    /// What to do about it, from the code table (the `hint:` line after a CLI error).
+    #[must_use]
+    pub fn hint(&self) -> Option<&'static str> {
+        self.info().map(|info| info.fix)
+    }
+
     /// The class: the code's, else the SQL state's, else the HTTP status's.
     #[must_use]
     pub fn class(&self) -> CodeClass {

@@ -7,8 +7,12 @@
 //!   they are read.
 //! - The name: the one asked for, else `$SNOWFLAKE_DEFAULT_CONNECTION_NAME`, else
 //!   `default_connection_name` of `config.toml` (or of `connections.toml`), else `default`.
-//! - `SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>` variables override the profile's keys (and can define a
-//!   profile alone); `SNOWFLAKE_TOKEN` holds a token and overrides `token`/`token_file_path`.
+//! - Precedence of a key (the Snowflake CLI's): `SNOWFLAKE_CONNECTIONS_<NAME>_<KEY>` (which can
+//!   also define a profile alone), then the file, then the generic `SNOWFLAKE_<KEY>` variables
+//!   (`SNOWFLAKE_USER`, ...), which only fill keys the profile lacks. `SNOWFLAKE_TOKEN` (a PAT
+//!   secret, as SnowClaw's `.env` holds it) is such a generic variable: it is used when the
+//!   profile names neither `token` nor `token_file_path`. Flags and snowpat's own variables rank
+//!   above all of this; the CLI layers them (`interfaces.md`).
 //! - Keys: `account`, `user`, `role`, `warehouse`, `database`, `schema`, `host`, `port`,
 //!   `protocol`, `authenticator` (`PROGRAMMATIC_ACCESS_TOKEN`, `SNOWFLAKE_JWT`, `OAUTH`; inferred
 //!   from the key material when absent), `token`, `token_file_path`, `private_key_file` /
@@ -235,11 +239,18 @@ impl Profile {
         if table.is_none() && !from_env {
             return Err(ConfigError::NoProfile(name));
         }
-        let mut profile = Self::from_values(&name, &mut values, env)?;
-        if let Some(token) = env.var("SNOWFLAKE_TOKEN") {
-            profile.token = Some(SecretString::from(token));
+        let has_token = values.contains_key("token") || values.contains_key("token_file_path");
+        for key in KEYS {
+            let generic = format!("SNOWFLAKE_{}", key.to_ascii_uppercase());
+            let fills_token = matches!(*key, "token" | "token_file_path");
+            if values.contains_key(*key) || (fills_token && has_token) {
+                continue;
+            }
+            if let Some(v) = env.var(&generic) {
+                values.insert((*key).to_owned(), v.to_owned());
+            }
         }
-        Ok(profile)
+        Self::from_values(&name, &mut values, env)
     }
 
     fn from_values(
@@ -473,19 +484,40 @@ mod tests {
                 ("SNOWFLAKE_CONNECTIONS_A_ROLE", "ENV_ROLE"),
                 ("SNOWFLAKE_CONNECTIONS_A_PRIVATE_KEY_FILE", "~/k.pem"),
                 ("SNOWFLAKE_TOKEN", "env-token"),
+                ("SNOWFLAKE_USER", "generic-user"),
+                ("SNOWFLAKE_WAREHOUSE", "generic-wh"),
                 ("SNOWFLAKE_CONNECTIONS_ONLYENV_ACCOUNT", "org-only"),
             ],
         );
         let p = Profile::load(&env, None).unwrap();
-        assert_eq!(p.role.as_deref(), Some("ENV_ROLE"));
+        assert_eq!(
+            p.role.as_deref(),
+            Some("ENV_ROLE"),
+            "named variable over file"
+        );
         assert_eq!(
             p.private_key_file,
             Some(dir.path().join("home").join("k.pem"))
         );
         assert_eq!(p.authenticator().unwrap(), Authenticator::KeyPair);
-        assert_eq!(p.token.as_ref().unwrap().expose_secret(), "env-token");
+        assert_eq!(p.user.as_deref(), Some("u"), "file over generic variable");
+        assert_eq!(
+            p.warehouse.as_deref(),
+            Some("generic-wh"),
+            "generic fills a gap"
+        );
+        assert_eq!(
+            p.token.as_ref().unwrap().expose_secret(),
+            "file-token",
+            "the profile's own token wins over SNOWFLAKE_TOKEN"
+        );
         let only = Profile::load(&env, Some("onlyenv")).unwrap();
         assert_eq!(only.account.as_deref(), Some("org-only"));
+        assert_eq!(
+            only.token.as_ref().unwrap().expose_secret(),
+            "env-token",
+            "SNOWFLAKE_TOKEN when the profile names no token"
+        );
 
         let env = env_in(
             dir.path(),

@@ -552,6 +552,50 @@ mod tests {
         assert_eq!(rs.statement_handles(), ["c1", "c2"]);
     }
 
+    proptest::proptest! {
+        /// Decoding never panics, whatever JSON arrives, and accepted results are rectangular.
+        #[test]
+        fn decoding_arbitrary_bodies_never_panics(
+            names in proptest::collection::vec("[a-zA-Z_()]{0,8}", 0..4),
+            rows in proptest::collection::vec(
+                proptest::collection::vec(proptest::option::of("[ -~]{0,12}"), 0..5), 0..5),
+            handle in proptest::option::of("[a-z0-9-]{0,8}"),
+            num_rows in proptest::option::of(0_u64..10),
+        ) {
+            let body = serde_json::json!({
+                "resultSetMetaData": {
+                    "numRows": num_rows,
+                    "rowType": names.iter().map(|n| serde_json::json!({"name": n, "type": "text"})).collect::<Vec<_>>(),
+                },
+                "data": rows,
+                "statementHandle": handle,
+            });
+            let bytes = serde_json::to_vec(&body).unwrap();
+            if let Ok(wire) = serde_json::from_slice::<WireResponse>(&bytes) {
+                if let Ok((rs, _)) = wire.into_result_set() {
+                    for row in rs.rows() {
+                        proptest::prop_assert_eq!(row.len(), rs.columns().len());
+                        for c in rs.columns() {
+                            let _ = row.get::<Option<ServerTime>>(&c.name);
+                            let _ = row.get::<Option<i64>>(&c.name);
+                            let _ = row.get::<Option<bool>>(&c.name);
+                        }
+                    }
+                }
+            }
+            // Truncated bodies are errors, not panics.
+            let cut = bytes.len() / 2;
+            proptest::prop_assert!(serde_json::from_slice::<WireResponse>(&bytes[..cut]).is_err() || cut == 0);
+        }
+
+        #[test]
+        fn time_parsers_never_panic(text in "[-+0-9. ]{0,30}") {
+            let _ = ServerTime::parse_epoch_seconds(&text);
+            let _ = ServerTime::parse_timestamp_tz(&text);
+            let _ = ServerTime::parse_epoch_days(&text);
+        }
+    }
+
     #[test]
     fn protocols_2_5_error_bodies_decode_with_numeric_codes() {
         let body = r#"{"code": 3001, "message":"m","sqlState":"42501","statementHandle":"h"}"#;

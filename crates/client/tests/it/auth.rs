@@ -102,3 +102,36 @@ async fn protocols_3_2_a_key_for_the_wrong_user_is_390144() {
     assert_eq!(error.retries(), 1);
     assert_eq!(submissions(&emu.log(mark).await).len(), 2);
 }
+
+/// snowflake-behaviour §6.9: the account clock moves, JWTs stay valid (they are checked against
+/// real time), and what the client reports about time is the server's.
+#[tokio::test]
+async fn behaviour_6_9_server_time_not_local_time() {
+    let emu = with_key().await;
+    let client = Client::builder(emu.base(), Credential::KeyPair(key_pair(&emu)))
+        .retry(test_retry())
+        .build()
+        .unwrap();
+    let before = client
+        .execute(&Statement::new("SELECT CURRENT_TIMESTAMP()"))
+        .await
+        .unwrap();
+    emu.advance_clock(2 * 86_400).await;
+    let after = client
+        .execute(&Statement::new("SELECT CURRENT_TIMESTAMP()"))
+        .await
+        .expect("a fresh JWT is valid whatever the account clock says");
+    let then: snowpat_client::ServerTime = before.rows()[0].get("CURRENT_TIMESTAMP()").unwrap();
+    let now: snowpat_client::ServerTime = after.rows()[0].get("CURRENT_TIMESTAMP()").unwrap();
+    let moved = now.epoch_millis() - then.epoch_millis();
+    assert!(
+        (2 * 86_400_000..2 * 86_400_000 + 60_000).contains(&moved),
+        "server time moved by {moved} ms"
+    );
+    let created =
+        after.created_on().unwrap().epoch_millis() - before.created_on().unwrap().epoch_millis();
+    assert!(
+        created >= 2 * 86_400_000,
+        "createdOn is on the account clock: {created} ms"
+    );
+}

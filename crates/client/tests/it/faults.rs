@@ -45,6 +45,7 @@ async fn thousand_pats_under_faults(seed: u64) {
         result.unwrap();
     }
 
+    let setup_time = started.elapsed();
     // 1,000 ADDs: T0..T14 per user (the 15-token limit).
     let mark = emu.log_mark().await;
     let plan: Vec<(String, String)> = (0..TOKENS)
@@ -70,6 +71,7 @@ async fn thousand_pats_under_faults(seed: u64) {
     }
     assert_eq!(echoed, TOKENS, "every answer echoes its requestId");
 
+    let add_time = started.elapsed() - setup_time;
     // The request log: exactly 1,000 executed ADDs, each requestId executed once; retries and
     // recovered drops happened.
     let lines = emu.log(mark).await;
@@ -131,9 +133,11 @@ async fn thousand_pats_under_faults(seed: u64) {
     }
     assert_eq!(checked, TOKENS);
     eprintln!(
-        "seed {seed}: {TOKENS} ADDs + {TOKENS} checks in {:.1}s; {retries} retried submissions, \
-         {} recovered drops, {faulted} faults",
+        "seed {seed}: {TOKENS} ADDs + {TOKENS} checks in {:.1}s (setup {:.1}s, ADDs {:.1}s); \
+         {retries} retried submissions, {} recovered drops, {faulted} faults",
         started.elapsed().as_secs_f64(),
+        setup_time.as_secs_f64(),
+        add_time.as_secs_f64(),
         recovered.len(),
     );
 }

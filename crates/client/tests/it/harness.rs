@@ -99,6 +99,20 @@ impl Emu {
             .collect()
     }
 
+    /// `POST /emulator/v1/clock`: moves the account clock forward.
+    pub async fn advance_clock(&self, seconds: i64) {
+        let status = self
+            .http
+            .post(format!("{}/emulator/v1/clock", self.url))
+            .bearer_auth(self.control_token().trim())
+            .json(&serde_json::json!({ "advance_seconds": seconds }))
+            .send()
+            .await
+            .expect("clock request")
+            .status();
+        assert_eq!(status.as_u16(), 200);
+    }
+
     /// The last sequence number in the log.
     pub async fn log_mark(&self) -> u64 {
         self.log(0)

@@ -33,18 +33,19 @@ impl<'a> MakeWriter<'a> for Capture {
 /// The base64url of `{"alg":"RS256","typ":"JWT"}`: every JWT the client signs starts with it.
 const JWT_HEADER: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9";
 
-// A current-thread runtime: the thread-local subscriber sees the client, the emulator's tasks and
-// reqwest's `log` records (through LogTracer).
-#[tokio::test(flavor = "current_thread")]
+// The subscriber is the process-wide default, so it also sees the emulator's blocking threads
+// and reqwest's `log` records (through LogTracer); other tests running meanwhile are captured too,
+// which only widens the search.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_in_trace_logs() {
-    let _ = tracing_log::LogTracer::init();
     let capture = Capture::default();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::new("trace"))
         .with_writer(capture.clone())
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber).expect("only this test installs one");
+    let _ = tracing_log::LogTracer::init();
     tracing::trace!("capture works");
 
     let emu = Emu::start_with(|c| {

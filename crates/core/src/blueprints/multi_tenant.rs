@@ -251,6 +251,28 @@ impl MultiTenant {
         }
     }
 
+    /// With `existing_roles = true` (seed 002: an admin created the roles beforehand) the roles
+    /// must already exist; snowpat never creates them.
+    pub fn check_existing_roles(&self, o: &Observed) -> Result<(), BlueprintError> {
+        if !self.config.existing_roles {
+            return Ok(());
+        }
+        let missing: Vec<&str> = [&self.config.runtime_role, &self.config.automation_role]
+            .into_iter()
+            .filter(|r| !o.roles.contains(*r))
+            .map(String::as_str)
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(BlueprintError::Preflight(format!(
+                "existing_roles = true but role(s) {} do not exist; create them first or set \
+                 existing_roles = false",
+                missing.join(", ")
+            )))
+        }
+    }
+
     /// Reads the account (SHOW / DESCRIBE only), as ACCOUNTADMIN.
     pub async fn observe(&self, client: &Client) -> Result<Observed, BlueprintError> {
         let c = &self.config;
@@ -435,7 +457,7 @@ impl MultiTenant {
         };
 
         // Seed step 1: the runtime role.
-        if !o.roles.contains(&c.runtime_role) {
+        if !o.roles.contains(&c.runtime_role) && !c.existing_roles {
             steps.push(Step::change(
                 SECURITYADMIN,
                 "runtime role (seed step 1)",
@@ -463,7 +485,7 @@ impl MultiTenant {
             ));
         }
         // Seed step 2: the automation role.
-        if !o.roles.contains(&c.automation_role) {
+        if !o.roles.contains(&c.automation_role) && !c.existing_roles {
             steps.push(Step::change(
                 SECURITYADMIN,
                 "automation role (seed step 2)",

@@ -1,0 +1,270 @@
+//! The multi-tenant blueprint (seed 000) against an in-process emulator: the plan on a fresh
+//! account, convergence from partial states, `allowed_cidrs = ["none"]`, `--seed-compat`, the
+//! privilege preflight, and the automation identity provisioning a deployment user
+//! (`snowflake-behaviour.md` §4.3: ALTER USER SET AUTHENTICATION POLICY).
+
+use secrecy::SecretString;
+use snowpat_client::{BaseUrl, Client, Credential, KeyPair, Statement};
+use snowpat_core::blueprints::multi_tenant::{MultiTenant, Options};
+use snowpat_core::blueprints::{bootstrap_multi_tenant, BlueprintError, FileSink};
+use snowpat_core::config::{Config, MultiTenantConfig};
+use snowpat_core::plan::Plan;
+use snowpat_emulator::server::{self, Running};
+
+struct Emu {
+    _running: Running,
+    dir: tempfile::TempDir,
+    admin: Client,
+    url: String,
+}
+
+async fn emulator() -> Emu {
+    let dir = tempfile::tempdir().unwrap();
+    let config = server::Config {
+        listen: ([127, 0, 0, 1], 0).into(),
+        admin_token_file: Some(dir.path().join("admin.token")),
+        ..server::Config::default()
+    };
+    let running = server::spawn(config).await.unwrap();
+    let url = running.url();
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    let admin = Client::builder(
+        BaseUrl::parse(&url).unwrap(),
+        Credential::pat(SecretString::from(token.trim().to_string())),
+    )
+    .build()
+    .unwrap();
+    Emu {
+        _running: running,
+        dir,
+        admin,
+        url,
+    }
+}
+
+fn blueprint(tweak: impl FnOnce(&mut MultiTenantConfig), seed_compat: bool) -> MultiTenant {
+    let mut config = MultiTenantConfig {
+        allowed_cidrs: vec!["127.0.0.0/8".into()],
+        ..MultiTenantConfig::default()
+    };
+    tweak(&mut config);
+    MultiTenant::new(config, Options { seed_compat }).unwrap()
+}
+
+async fn plan_of(emu: &Emu, bp: &MultiTenant) -> Plan {
+    bootstrap_multi_tenant(&emu.admin, bp, false, None)
+        .await
+        .unwrap()
+        .plan
+}
+
+fn sql(plan: &Plan) -> String {
+    plan.to_string()
+}
+
+#[tokio::test]
+async fn fresh_account_gets_every_seed_step_and_a_second_plan_is_empty() {
+    let emu = emulator().await;
+    let bp = blueprint(|_| {}, false);
+    let plan = plan_of(&emu, &bp).await;
+    let text = sql(&plan);
+    assert_eq!(plan.changes().count(), 18, "{text}");
+    assert!(text.contains("GRANT APPLY AUTHENTICATION POLICY ON ACCOUNT TO ROLE AUTOMATION_ROLE"));
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    let applied = bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    assert_eq!(applied.plan.changes().count(), 18);
+    assert!(plan_of(&emu, &bp).await.is_empty());
+}
+
+#[tokio::test]
+async fn none_reproduces_the_seeds_network_policy_evaluation() {
+    let emu = emulator().await;
+    let bp = blueprint(|c| c.allowed_cidrs = vec!["none".into()], false);
+    let text = sql(&plan_of(&emu, &bp).await);
+    assert_eq!(
+        text.matches("NETWORK_POLICY_EVALUATION = ENFORCED_NOT_REQUIRED")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(!text.contains("ENFORCED_REQUIRED,"), "{text}");
+    assert!(
+        !text.contains("NETWORK RULE") && !text.contains("NETWORK POLICY "),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn apply_converges_from_partial_states() {
+    for done in [2, 6, 9, 13, 16] {
+        let emu = emulator().await;
+        let bp = blueprint(|_| {}, false);
+        let full = plan_of(&emu, &bp).await;
+        // Only the first `done` statements of a previous apply got through (the last one, the
+        // key, needs the sink, so partial runs stop before it).
+        let partial = Plan {
+            steps: full.steps.iter().take(done).cloned().collect(),
+        };
+        partial.apply(&emu.admin).await.unwrap();
+        let remaining = plan_of(&emu, &bp).await;
+        assert_eq!(
+            remaining.changes().count(),
+            18 - done,
+            "after {done}:\n{remaining}"
+        );
+        let sink = FileSink(emu.dir.path().join("k.p8"));
+        bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+            .await
+            .unwrap();
+        assert!(plan_of(&emu, &bp).await.is_empty(), "after {done}");
+    }
+}
+
+/// The automation identity creates a deployment user and sets the strict policy on it: with APPLY
+/// (default) and with OWNERSHIP of the policy (`--seed-compat`).
+#[tokio::test]
+async fn automation_identity_applies_the_deployment_policy_in_both_modes() {
+    for seed_compat in [false, true] {
+        let emu = emulator().await;
+        let bp = blueprint(|_| {}, seed_compat);
+        let text = sql(&plan_of(&emu, &bp).await);
+        assert_eq!(
+            text.contains("GRANT OWNERSHIP ON AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY TO ROLE AUTOMATION_ROLE"),
+            seed_compat,
+            "{text}"
+        );
+        assert_eq!(
+            text.contains("GRANT APPLY AUTHENTICATION POLICY ON ACCOUNT"),
+            !seed_compat
+        );
+        let key = emu.dir.path().join("k.p8");
+        bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&FileSink(key.clone())))
+            .await
+            .unwrap();
+        let auto = emu.admin.with_credential(Credential::KeyPair(
+            KeyPair::from_file("EMULATOR", "AUTOMATION_USER", &key).unwrap(),
+        ));
+        for statement in [
+            "CREATE USER IF NOT EXISTS DEPLOYMENT_0001 TYPE = SERVICE DEFAULT_ROLE = CORTEX_REST_API_ROLE",
+            "GRANT ROLE CORTEX_REST_API_ROLE TO USER DEPLOYMENT_0001",
+            "ALTER USER DEPLOYMENT_0001 SET AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY",
+            "ALTER USER DEPLOYMENT_0001 ADD PROGRAMMATIC ACCESS TOKEN DEPLOYMENT_0001_PAT ROLE_RESTRICTION = 'CORTEX_REST_API_ROLE' DAYS_TO_EXPIRY = 90",
+        ] {
+            auto.execute(&Statement::new(statement).role("AUTOMATION_ROLE"))
+                .await
+                .unwrap_or_else(|e| panic!("seed_compat={seed_compat}: {statement}: {e}"));
+        }
+        // Without OWNERSHIP the automation role cannot weaken the deployment policy.
+        let weaken = auto
+            .execute(
+                &Statement::new(
+                    "ALTER AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY SET \
+                     PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
+                )
+                .role("AUTOMATION_ROLE"),
+            )
+            .await;
+        assert_eq!(weaken.is_ok(), seed_compat, "seed_compat={seed_compat}");
+    }
+}
+
+#[tokio::test]
+async fn preflight_names_the_roles_the_identity_lacks_and_nothing_is_changed() {
+    let emu = emulator().await;
+    for s in [
+        "CREATE USER LIMITED TYPE = SERVICE DEFAULT_ROLE = PUBLIC",
+        "CREATE ROLE LIMITED_ROLE",
+        "GRANT ROLE LIMITED_ROLE TO USER LIMITED",
+    ] {
+        emu.admin.execute(&Statement::new(s)).await.unwrap();
+    }
+    let rs = emu
+        .admin
+        .execute(&Statement::new(
+            "ALTER USER LIMITED ADD PAT P ROLE_RESTRICTION = 'LIMITED_ROLE'",
+        ))
+        .await
+        .unwrap();
+    let secret = rs.first().unwrap().secret("token_secret").unwrap();
+    let limited = Client::builder(BaseUrl::parse(&emu.url).unwrap(), Credential::pat(secret))
+        .build()
+        .unwrap();
+    let bp = blueprint(|_| {}, false);
+    let err = bootstrap_multi_tenant(
+        &limited,
+        &bp,
+        true,
+        Some(&FileSink(emu.dir.path().join("k"))),
+    )
+    .await
+    .err()
+    .expect("preflight refuses");
+    match err {
+        BlueprintError::Preflight(m) => {
+            assert!(
+                m.contains("SECURITYADMIN") && m.contains("ACCOUNTADMIN"),
+                "{m}"
+            )
+        }
+        other => panic!("{other}"),
+    }
+    assert!(!emu.dir.path().join("k").exists());
+    assert_eq!(plan_of(&emu, &bp).await.changes().count(), 18);
+}
+
+#[test]
+fn unknown_keys_are_refused_with_file_line_and_key() {
+    let err = Config::parse(
+        "[connection]\nurl = \"http://127.0.0.1:1\"\n\n[blueprint.multi-tenant]\nschemas = \"X\"\n",
+        "snowpat.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("snowpat.toml:5:"), "{err}");
+    assert!(err.contains("schemas"), "{err}");
+    let bad = Config::parse(
+        "[blueprint.multi-tenant]\nallowed_cidrs = [\"10.0.0.0/33\"]\n",
+        "snowpat.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("allowed_cidrs"), "{bad}");
+    let auth = Config::parse(
+        "[blueprint.multi-tenant]\nautomation_auth = \"password\"\n",
+        "snowpat.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(auth.contains("automation_auth"), "{auth}");
+    let ok = Config::parse("[blueprint.multi-tenant]\ndatabase = \"D\"\n", "x").unwrap();
+    assert_eq!(ok.multi_tenant().database, "D");
+    assert_eq!(ok.multi_tenant().schema, "POLICIES");
+}
+
+#[tokio::test]
+async fn existing_roles_are_required_and_never_created() {
+    let emu = emulator().await;
+    let bp = blueprint(|c| c.existing_roles = true, false);
+    let err = bootstrap_multi_tenant(&emu.admin, &bp, false, None)
+        .await
+        .err()
+        .expect("missing roles refused");
+    assert!(
+        matches!(&err, BlueprintError::Preflight(m) if m.contains("CORTEX_REST_API_ROLE") && m.contains("AUTOMATION_ROLE")),
+        "{err}"
+    );
+    for s in [
+        "CREATE ROLE CORTEX_REST_API_ROLE",
+        "CREATE ROLE AUTOMATION_ROLE",
+    ] {
+        emu.admin.execute(&Statement::new(s)).await.unwrap();
+    }
+    let text = sql(&plan_of(&emu, &bp).await);
+    assert!(!text.contains("CREATE ROLE"), "{text}");
+    assert!(
+        text.contains("GRANT CREATE USER ON ACCOUNT TO ROLE AUTOMATION_ROLE"),
+        "{text}"
+    );
+}
