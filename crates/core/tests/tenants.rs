@@ -376,6 +376,10 @@ async fn rotate_grace_is_capped_by_the_remaining_lifetime() {
 async fn disable_enable_and_drop() {
     let env = start().await;
     let t = id("initech");
+    assert_eq!(
+        env.tenants.current_role().await.expect("role"),
+        "AUTOMATION_ROLE"
+    );
     env.tenants
         .provision(&t, &env.sink(), 90)
         .await
@@ -392,6 +396,10 @@ async fn disable_enable_and_drop() {
     assert_eq!(shown.user, "DEPLOYMENT_INITECH");
     assert_eq!(live.len(), 1);
     env.tenants.drop_tenant(&t).await.expect("drop");
+    env.tenants
+        .drop_tenant(&t)
+        .await
+        .expect("a second drop is a no-op");
     assert!(env.authenticate(&secret).await.is_err());
     assert!(env.tenants.live_tokens("DEPLOYMENT_INITECH").await.is_err());
     let record = env
@@ -402,6 +410,35 @@ async fn disable_enable_and_drop() {
         .expect("store")
         .expect("record");
     assert_eq!(record.status, "dropped");
+    // Every change was journaled before it was sent, and none is left pending.
+    let journal = env
+        .tenants
+        .store()
+        .journal("INITECH")
+        .await
+        .expect("journal");
+    let kinds: Vec<&str> = journal.iter().map(|e| e.kind.as_str()).collect();
+    for kind in [
+        "CREATE USER",
+        "ALTER USER ADD PAT",
+        "ALTER USER REMOVE PAT",
+        "DROP USER",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(journal.iter().all(|e| e.state == JournalState::Done));
+    let logged: std::collections::HashSet<String> = env
+        .log(0)
+        .await
+        .iter()
+        .filter_map(|l| l["request_id"].as_str().map(str::to_owned))
+        .collect();
+    for entry in &journal {
+        assert!(
+            logged.contains(&entry.request_id.to_string()),
+            "{entry:?} was sent with its requestId"
+        );
+    }
 }
 
 #[tokio::test]
