@@ -12,7 +12,9 @@
 //!   the first form §4.3 lists for `ALTER USER SET AUTHENTICATION POLICY`;
 //! * with CIDRs configured, PAT_POLICY uses `NETWORK_POLICY_EVALUATION = ENFORCED_REQUIRED`.
 //!
-//! Applying is idempotent: the account is read first and only what is missing or drifted is sent.
+//! Applying is idempotent: the account is read first and only what is missing or drifted is sent
+//! (roles, grants, PAT_POLICY contents, the network rule's size, the automation user's TYPE,
+//! DEFAULT_ROLE, role, policy and key, and who owns the deployment policy).
 
 use std::collections::BTreeSet;
 
