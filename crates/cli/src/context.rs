@@ -61,7 +61,6 @@ pub(crate) struct Context {
     /// `snowpat.toml` (defaults when absent).
     pub config: Config,
     /// `--store` (`sqlite:PATH`).
-    #[allow(dead_code)] // Read by the tenant commands.
     pub store_url: String,
     pub output: OutputFormat,
     /// The base URL, for printed snippets.

@@ -1,6 +1,6 @@
 //! `snowpat`: scoped Snowflake credentials per tenant, agent and CLI user (`interfaces.md`).
 //!
-//! Commands: `bootstrap`, `quickstart`, `emulator`. Exit codes live in [`CliError::exit_code`]:
+//! Commands: `bootstrap`, `tenant`, `rotate-due`, `quickstart`, `emulator`. Exit codes live in [`CliError::exit_code`]:
 //! 0 success; 1 the operation failed; 2 bad usage or bad input (nothing was sent); 3 partial
 //! success in a bulk command. Logs go to stderr, data to stdout.
 
@@ -10,6 +10,7 @@ mod cli_config;
 mod context;
 mod explain;
 mod quickstart;
+mod tenant;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -35,6 +36,11 @@ struct Cli {
 enum Command {
     /// Create a blueprint's roles, policies and automation identity (--plan shows, --apply runs).
     Bootstrap(bootstrap::BootstrapArgs),
+    /// Per-tenant service users and role-restricted PATs: provision, rotate, revoke, ...
+    Tenant(tenant::TenantArgs),
+    /// Rotate every managed PAT expiring within DURATION; remove expired rotated tokens.
+    #[command(name = "rotate-due")]
+    RotateDue(tenant::RotateDueArgs),
     /// The whole job on an embedded emulator: bootstrap, three tenants, expected vs observed.
     Quickstart(quickstart::QuickstartArgs),
     /// Run the local Snowflake emulator (same flags as `snowpat-emulator`).
@@ -154,6 +160,20 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::CliConfig(args) => {
             init_logging(cli.global.verbose);
             cli_config::run(&args, &cli.global, &runtime()?)
+        }
+        Command::Tenant(args) => {
+            init_logging(cli.global.verbose);
+            let ctx = context::Context::build(&cli.global)?;
+            runtime()?
+                .block_on(tenant::run(args, &ctx))
+                .map_err(CliError::Failed)
+        }
+        Command::RotateDue(args) => {
+            init_logging(cli.global.verbose);
+            let ctx = context::Context::build(&cli.global)?;
+            runtime()?
+                .block_on(tenant::run_rotate_due(args, &ctx))
+                .map_err(CliError::Failed)
         }
         Command::Quickstart(args) => {
             init_logging(cli.global.verbose);

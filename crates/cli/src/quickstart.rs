@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
@@ -13,12 +14,11 @@ use snowpat_client::{BaseUrl, Client, Credential, KeyPair};
 use snowpat_core::blueprints::multi_tenant::{MultiTenant, Options};
 use snowpat_core::blueprints::{bootstrap_multi_tenant, FileSink};
 use snowpat_core::config::MultiTenantConfig;
-use snowpat_core::plan::{Plan, Step};
+use snowpat_core::config::TenantsConfig;
+use snowpat_core::sinks::SinkSpec;
+use snowpat_core::store::SqliteStore;
+use snowpat_core::tenants::{Settings, TenantError, TenantId, Tenants};
 use snowpat_emulator::server;
-use snowpat_sql::ast::{
-    AddPat, AlterUserAction, GrantTarget, Grantee, Ident, ObjectKind, ObjectName, Privileges,
-    Property, Statement, Value as SqlValue,
-};
 
 use crate::CliError;
 
@@ -120,118 +120,16 @@ impl Probe {
     }
 }
 
-fn user_of(id: &str) -> Ident {
-    Ident::new(format!("DEPLOYMENT_{id}"))
+/// The secret a file sink received.
+fn read_secret(path: &std::path::Path) -> Result<SecretString, CliError> {
+    std::fs::read_to_string(path)
+        .map(|s| SecretString::from(s.trim().to_string()))
+        .with_context(|| format!("reading the sink {}", path.display()))
+        .map_err(failed)
 }
 
-fn token_of(id: &str) -> Ident {
-    Ident::new(format!("DEPLOYMENT_{id}_PAT"))
-}
-
-/// Seed 000's per-deployment statements, run by the automation role.
-fn provision_plan(blueprint: &MultiTenant, id: &str) -> Plan {
-    let c = &blueprint.config;
-    let role = c.automation_role.as_str();
-    let user = user_of(id);
-    let runtime = Ident::new(c.runtime_role.clone());
-    let steps = vec![
-        Step::change(
-            role,
-            "deployment user",
-            Statement::CreateUser {
-                or_replace: false,
-                if_not_exists: true,
-                name: user.clone(),
-                properties: vec![
-                    Property::new("TYPE", SqlValue::Name(ObjectName::simple("SERVICE"))),
-                    Property::new(
-                        "DEFAULT_ROLE",
-                        SqlValue::Name(ObjectName(vec![runtime.clone()])),
-                    ),
-                ],
-            },
-        ),
-        Step::change(
-            role,
-            "runtime role",
-            Statement::GrantRole {
-                role: runtime.clone(),
-                to: Grantee::User(user.clone()),
-                with_grant_option: false,
-            },
-        ),
-        Step::change(
-            role,
-            "strict policy",
-            Statement::AlterUser {
-                if_exists: false,
-                user: Some(user.clone()),
-                action: AlterUserAction::SetAuthenticationPolicy {
-                    policy: blueprint.deployment_policy(),
-                    force: false,
-                },
-            },
-        ),
-        Step::change(
-            role,
-            "PAT management",
-            Statement::GrantPrivileges {
-                privileges: Privileges::List(vec![
-                    "MODIFY PROGRAMMATIC AUTHENTICATION METHODS".into()
-                ]),
-                on: GrantTarget::Object {
-                    kind: ObjectKind::User,
-                    name: ObjectName(vec![user.clone()]),
-                },
-                to_role: Ident::new(c.automation_role.clone()),
-                with_grant_option: false,
-            },
-        ),
-        Step::change(
-            role,
-            "role-restricted PAT",
-            Statement::AlterUser {
-                if_exists: false,
-                user: Some(user),
-                action: AlterUserAction::AddPat(AddPat {
-                    if_not_exists: false,
-                    name: token_of(id),
-                    role_restriction: Some(runtime),
-                    days_to_expiry: Some(90),
-                    mins_to_bypass_network_policy_requirement: None,
-                    comment: Some(format!("Deployment {id}")),
-                }),
-            },
-        ),
-    ];
-    Plan { steps }
-}
-
-fn alter(role: &str, id: &str, action: AlterUserAction) -> Plan {
-    Plan {
-        steps: vec![Step::change(
-            role,
-            "lifecycle",
-            Statement::AlterUser {
-                if_exists: false,
-                user: Some(user_of(id)),
-                action,
-            },
-        )],
-    }
-}
-
-/// The secret in the last answer of a plan that ends with ADD or ROTATE.
-async fn mint(client: &Client, plan: &Plan) -> Result<SecretString, CliError> {
-    let results = plan
-        .apply(client)
-        .await
-        .map_err(|e| CliError::Snowflake(e.source))?;
-    results
-        .last()
-        .and_then(|rs| rs.first())
-        .and_then(|row| row.secret("token_secret").ok())
-        .ok_or_else(|| failed(anyhow::anyhow!("no token_secret in the answer")))
+fn tenant_error(e: TenantError) -> CliError {
+    CliError::Failed(anyhow::Error::new(e))
 }
 
 pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
@@ -277,13 +175,37 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
         outcome.plan.changes().count()
     );
 
-    // 2. Three tenants, provisioned by the automation identity (key-pair JWT).
-    let keypair = KeyPair::from_file(&account, &blueprint.config.automation_user, &key_file)
-        .map_err(failed)?;
-    let automation = admin.with_credential(Credential::KeyPair(keypair));
+    // 2. Three tenants, provisioned by the tenant engine as the automation identity (key-pair
+    //    JWT), their secrets delivered to temporary file sinks.
+    let automation = Client::builder(
+        BaseUrl::parse(&url).map_err(failed)?,
+        Credential::KeyPair(
+            KeyPair::from_file(&account, &blueprint.config.automation_user, &key_file)
+                .map_err(failed)?,
+        ),
+    )
+    .role(blueprint.config.automation_role.clone())
+    .build()
+    .map_err(failed)?;
+    let store = SqliteStore::open_path(&dir.path().join("state.db"))
+        .await
+        .map_err(|e| failed(anyhow::Error::new(e)))?;
+    let settings = Settings {
+        tenants: TenantsConfig::default(),
+        blueprint: blueprint.config.clone(),
+    };
+    let tenants = Tenants::new(automation, Arc::new(store), settings);
+    let sinks = dir.path().join("sinks");
+    let sink = SinkSpec::parse(&format!("file:{}/{{id}}.token", sinks.display()))
+        .map_err(|e| failed(anyhow::Error::new(e)))?;
+    let ids = TenantId::parse_all(&TENANTS).map_err(tenant_error)?;
     let mut secrets = Vec::new();
-    for id in TENANTS {
-        secrets.push(mint(&automation, &provision_plan(&blueprint, id)).await?);
+    for id in &ids {
+        tenants
+            .provision(id, &sink, 90)
+            .await
+            .map_err(tenant_error)?;
+        secrets.push(read_secret(&sinks.join(format!("{id}.token")))?);
     }
     let _ = writeln!(out, "tenants provisioned: {}", TENANTS.join(", "));
     let _ = writeln!(out);
@@ -296,7 +218,6 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
             .map_err(failed)?,
         url: url.clone(),
     };
-    let role = blueprint.config.automation_role.as_str();
     let g = args.grace_hours;
     let mut checks = Vec::new();
     let mut check = |what: String, expected: &str, observed: String| {
@@ -316,48 +237,23 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
         "400 390186",
         probe.sql_as_role(&secrets[0], "ACCOUNTADMIN").await,
     );
-    alter(
-        role,
-        TENANTS[1],
-        AlterUserAction::RemovePat {
-            if_exists: false,
-            name: token_of(TENANTS[1]),
-        },
-    )
-    .apply(&automation)
-    .await
-    .map_err(|e| CliError::Snowflake(e.source))?;
+    tenants.revoke(&ids[1]).await.map_err(tenant_error)?;
     check(
         format!("{}: revoked token -> Cortex", TENANTS[1]),
         "401 394400",
         probe.cortex(&secrets[1]).await,
     );
-    alter(
-        role,
-        TENANTS[2],
-        AlterUserAction::Set(vec![Property::new("DISABLED", SqlValue::Bool(true))]),
-    )
-    .apply(&automation)
-    .await
-    .map_err(|e| CliError::Snowflake(e.source))?;
+    tenants.disable(&ids[2]).await.map_err(tenant_error)?;
     check(
         format!("{}: disabled user's token -> Cortex", TENANTS[2]),
         "401 394400",
         probe.cortex(&secrets[2]).await,
     );
-    let new_secret = mint(
-        &automation,
-        &alter(
-            role,
-            TENANTS[0],
-            AlterUserAction::RotatePat {
-                if_exists: false,
-                name: token_of(TENANTS[0]),
-                expire_rotated_token_after_hours: Some(i64::from(g)),
-            },
-        ),
-    )
-    .await?;
+    tenants
+        .rotate(&ids[0], Some(g))
+        .await
+        .map_err(tenant_error)?;
+    let new_secret = read_secret(&sinks.join(format!("{}.token", ids[0])))?;
     check(
         format!("{}: rotated, new token -> Cortex", TENANTS[0]),
         "200",

@@ -97,11 +97,18 @@ fn settings(ctx: &Context) -> Settings {
 
 async fn open(ctx: &Context) -> anyhow::Result<Tenants<SqliteStore>> {
     let store = SqliteStore::open(&ctx.store_url).await?;
-    Ok(Tenants::new(
-        ctx.client.clone(),
-        Arc::new(store),
-        settings(ctx),
-    ))
+    let tenants = Tenants::new(ctx.client.clone(), Arc::new(store), settings(ctx));
+    // interfaces.md: running tenant commands as ACCOUNTADMIN works but prints a warning.
+    if let Ok(role) = tenants.current_role().await {
+        if role.eq_ignore_ascii_case("ACCOUNTADMIN") {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "warning: running tenant commands as ACCOUNTADMIN; use the automation identity \
+                 that `snowpat bootstrap multi-tenant` created"
+            );
+        }
+    }
+    Ok(tenants)
 }
 
 fn print(ctx: &Context, outcome: &Outcome) {

@@ -260,3 +260,73 @@ fn bad_usage_exits_2_and_sends_nothing() {
     let after = emu.log(before);
     assert!(after.iter().all(|l| l["executed"] == false), "{after:?}");
 }
+
+/// The `[connection]` snippet `--apply` prints is a working snowpat.toml for the tenant commands:
+/// the automation identity (key pair) provisions a tenant whose PAT reaches Cortex.
+#[test]
+fn the_printed_connection_snippet_runs_tenant_provision() {
+    let emu = Emulator::start();
+    let work = tempfile::tempdir().unwrap();
+    let sink = format!("file:{}", work.path().join("automation.p8").display());
+    let out = emu.snowpat(
+        work.path(),
+        &["bootstrap", "multi-tenant", "--apply", "--sink", &sink],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let snippet = &text[text.find("[connection]").unwrap()..];
+    std::fs::write(work.path().join("snowpat.toml"), snippet).unwrap();
+    let store = format!("sqlite:{}", work.path().join("state.db").display());
+    let tokens = format!("file:{}/{{id}}.token", work.path().display());
+    let before = emu.last_seq();
+    // Only snowpat.toml names the connection now.
+    let provision = std::process::Command::new(env!("CARGO_BIN_EXE_snowpat"))
+        .args([
+            "--store",
+            &store,
+            "tenant",
+            "provision",
+            "ACME",
+            "--sink",
+            &tokens,
+        ])
+        .current_dir(work.path())
+        .env_clear()
+        .env("HOME", work.path())
+        .output()
+        .unwrap();
+    assert!(provision.status.success(), "{}", stderr(&provision));
+    let secret = std::fs::read_to_string(work.path().join("ACME.token")).unwrap();
+    assert!(!stdout(&provision).contains(secret.trim()));
+    let log = emu.log(before);
+    let add = log
+        .iter()
+        .find(|l| l["statement_kind"].as_str().unwrap_or("").contains("ADD"))
+        .expect("an ADD PAT in the log");
+    assert_eq!(add["user"], "AUTOMATION_USER", "{add}");
+    assert_eq!(add["auth"], "keypair", "{add}");
+}
+
+#[test]
+fn json_output_is_one_object_per_line() {
+    let emu = Emulator::start();
+    let work = tempfile::tempdir().unwrap();
+    let out = emu.snowpat(
+        work.path(),
+        &["--output", "json", "bootstrap", "multi-tenant", "--plan"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["changes"], 18);
+    assert_eq!(summary["applied"], false);
+    assert_eq!(lines.len(), 19);
+    assert!(lines[0]["sql"]
+        .as_str()
+        .unwrap()
+        .starts_with("CREATE ROLE IF NOT EXISTS CORTEX_REST_API_ROLE"));
+    assert_eq!(lines[0]["role"], "SECURITYADMIN");
+}

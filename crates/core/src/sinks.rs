@@ -214,7 +214,11 @@ impl std::fmt::Display for Sink {
         match self {
             Sink::File(p) => write!(f, "file:{}", p.display()),
             Sink::Dotenv { path, var } => write!(f, "dotenv:{}:{var}", path.display()),
-            Sink::Exec(argv) => write!(f, "exec:{}", argv.join(" ")),
+            Sink::Exec(argv) => {
+                // Quoted so that the stored form parses back to the same argv.
+                let words: Vec<String> = argv.iter().map(|a| quote_word(a)).collect();
+                write!(f, "exec:{}", words.join(" "))
+            }
             Sink::SnowflakeSecret(name) => {
                 let parts: Vec<&str> = name.0.iter().map(Ident::as_str).collect();
                 write!(f, "snowflake-secret:{}", parts.join("."))
@@ -222,6 +226,21 @@ impl std::fmt::Display for Sink {
             Sink::Stdout => f.write_str("stdout"),
         }
     }
+}
+
+fn quote_word(word: &str) -> String {
+    if !word.is_empty()
+        && !word
+            .chars()
+            .any(|c| c.is_whitespace() || c == '\'' || c == '"')
+    {
+        return word.to_owned();
+    }
+    if !word.contains('\'') {
+        return format!("'{word}'");
+    }
+    let escaped = word.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("\"{escaped}\"")
 }
 
 impl Sink {
@@ -481,6 +500,17 @@ mod tests {
             ])
         );
         assert!(SinkSpec::parse("exec:cmd --name={id}").is_err());
+        // The stored (displayed) form parses back to the same argv.
+        let exec = Sink::Exec(vec![
+            "cmd".into(),
+            "a b".into(),
+            "it's".into(),
+            String::new(),
+        ]);
+        assert_eq!(
+            SinkSpec::parse(&exec.to_string()).unwrap().for_tenant("X"),
+            exec
+        );
         assert!(SinkSpec::parse("exec:").is_err());
         assert!(SinkSpec::parse("exec:cmd 'open").is_err());
         assert!(SinkSpec::parse("dotenv:path:1BAD").is_err());

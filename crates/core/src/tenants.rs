@@ -241,6 +241,28 @@ impl<S: Store> Tenants<S> {
         Ok(self.client.execute(&request).await?)
     }
 
+    /// Sends a statement that changes the account, journaled: its `requestId` is recorded as
+    /// pending before it is sent, then marked done or failed. (Token-minting statements go
+    /// through [`Tenants::mint`], which also keeps their text for a resubmission.)
+    async fn change(&self, id: &TenantId, statement: &Statement) -> Result<ResultSet, TenantError> {
+        let request_id = Uuid::new_v4();
+        let seq = self
+            .store
+            .journal_begin(id.as_str(), statement.kind(), request_id, None)
+            .await?;
+        let request = snowpat_client::Statement::new(statement.to_string()).request_id(request_id);
+        match self.client.execute(&request).await {
+            Ok(result) => {
+                self.store.journal_finish(seq, JournalState::Done).await?;
+                Ok(result)
+            }
+            Err(e) => {
+                self.store.journal_finish(seq, JournalState::Failed).await?;
+                Err(e.into())
+            }
+        }
+    }
+
     /// Server time (`SELECT CURRENT_TIMESTAMP()`), never the local clock.
     pub async fn server_now(&self) -> Result<ServerTime, TenantError> {
         let select = Statement::Select(Select {
@@ -260,6 +282,26 @@ impl<S: Store> Tenants<S> {
             problem: "SELECT CURRENT_TIMESTAMP() returned no row".into(),
         })?;
         Ok(row.get_at::<ServerTime>(0)?)
+    }
+
+    /// The session's role (`SELECT CURRENT_ROLE()`).
+    pub async fn current_role(&self) -> Result<String, TenantError> {
+        let select = Statement::Select(Select {
+            items: vec![SelectItem {
+                expr: Expr::Function {
+                    name: "CURRENT_ROLE".into(),
+                    args: vec![],
+                },
+                alias: None,
+            }],
+            from: None,
+            filter: vec![],
+        });
+        let result = self.run(&select).await?;
+        match result.first() {
+            Some(row) => Ok(row.get_at::<Option<String>>(0)?.unwrap_or_default()),
+            None => Ok(String::new()),
+        }
     }
 
     /// `SHOW USER PATS FOR USER u` (an error if the user is missing).
@@ -365,7 +407,7 @@ impl<S: Store> Tenants<S> {
             },
         ];
         for step in &steps {
-            self.run(step).await?;
+            self.change(id, step).await?;
         }
 
         // Crash recovery: a pending ADD/ROTATE is resubmitted with its requestId first.
@@ -683,7 +725,7 @@ impl<S: Store> Tenants<S> {
         let rotated = format!("{token}_ROTATED_");
         for live in self.live_tokens(&user).await? {
             if live.name == token || live.name.starts_with(&rotated) {
-                self.remove_pat(&user, &live.name).await?;
+                self.remove_pat(id, &user, &live.name).await?;
             }
         }
         self.store.delete_tokens(id.as_str()).await?;
@@ -691,15 +733,18 @@ impl<S: Store> Tenants<S> {
         Ok(self.outcome(id, "revoked"))
     }
 
-    async fn remove_pat(&self, user: &str, name: &str) -> Result<(), TenantError> {
-        self.run(&Statement::AlterUser {
-            if_exists: false,
-            user: Some(Ident::new(user)),
-            action: AlterUserAction::RemovePat {
-                if_exists: true,
-                name: Ident::new(name),
+    async fn remove_pat(&self, id: &TenantId, user: &str, name: &str) -> Result<(), TenantError> {
+        self.change(
+            id,
+            &Statement::AlterUser {
+                if_exists: false,
+                user: Some(Ident::new(user)),
+                action: AlterUserAction::RemovePat {
+                    if_exists: true,
+                    name: Ident::new(name),
+                },
             },
-        })
+        )
         .await
         .map(|_| ())
     }
@@ -714,7 +759,7 @@ impl<S: Store> Tenants<S> {
 
     /// Disables the user (which disables its tokens).
     pub async fn disable(&self, id: &TenantId) -> Result<Outcome, TenantError> {
-        self.run(&self.set_disabled(id, true)).await?;
+        self.change(id, &self.set_disabled(id, true)).await?;
         self.store
             .set_tenant_status(id.as_str(), "disabled")
             .await?;
@@ -724,25 +769,28 @@ impl<S: Store> Tenants<S> {
     /// Enables the user, then each of its tokens.
     pub async fn enable(&self, id: &TenantId) -> Result<Outcome, TenantError> {
         let user = self.settings.user(id);
-        self.run(&self.set_disabled(id, false)).await?;
+        self.change(id, &self.set_disabled(id, false)).await?;
         let token = self.settings.token(id);
         for live in self.live_tokens(&user).await? {
             if live.name != token {
                 continue; // rotated-token objects accept no re-enable (§5.12.3)
             }
-            self.run(&Statement::AlterUser {
-                if_exists: false,
-                user: Some(Ident::new(user.clone())),
-                action: AlterUserAction::ModifyPat {
-                    if_exists: true,
-                    name: Ident::new(live.name),
-                    change: ModifyPat::Set {
-                        disabled: Some(false),
-                        mins_to_bypass_network_policy_requirement: None,
-                        comment: None,
+            self.change(
+                id,
+                &Statement::AlterUser {
+                    if_exists: false,
+                    user: Some(Ident::new(user.clone())),
+                    action: AlterUserAction::ModifyPat {
+                        if_exists: true,
+                        name: Ident::new(live.name),
+                        change: ModifyPat::Set {
+                            disabled: Some(false),
+                            mins_to_bypass_network_policy_requirement: None,
+                            comment: None,
+                        },
                     },
                 },
-            })
+            )
             .await?;
         }
         self.store.set_tenant_status(id.as_str(), "active").await?;
@@ -755,17 +803,20 @@ impl<S: Store> Tenants<S> {
         match self.live_tokens(&user).await {
             Ok(tokens) => {
                 for live in tokens {
-                    self.remove_pat(&user, &live.name).await?;
+                    self.remove_pat(id, &user, &live.name).await?;
                 }
             }
             Err(TenantError::Client(e))
                 if e.api().is_some_and(|a| a.code.as_deref() == Some("002003")) => {}
             Err(e) => return Err(e),
         }
-        self.run(&Statement::DropUser {
-            if_exists: true,
-            name: Ident::new(user),
-        })
+        self.change(
+            id,
+            &Statement::DropUser {
+                if_exists: true,
+                name: Ident::new(user),
+            },
+        )
         .await?;
         self.store.delete_tokens(id.as_str()).await?;
         self.store.set_tenant_status(id.as_str(), "dropped").await?;
@@ -836,7 +887,7 @@ impl<S: Store> Tenants<S> {
             let rotated = format!("{}_ROTATED_", tenant.token_name);
             for t in &live {
                 if t.name.starts_with(&rotated) && t.status == "EXPIRED" {
-                    self.remove_pat(&tenant.user, &t.name).await?;
+                    self.remove_pat(&id, &tenant.user, &t.name).await?;
                 }
             }
             let due = live.iter().any(|t| {

@@ -77,6 +77,7 @@ async fn start_with(tweak: impl FnOnce(&mut Config)) -> Env {
         "CREATE SCHEMA IF NOT EXISTS SNOWPAT.POLICIES",
         "GRANT USAGE ON DATABASE SNOWPAT TO ROLE AUTOMATION_ROLE",
         "GRANT USAGE ON SCHEMA SNOWPAT.POLICIES TO ROLE AUTOMATION_ROLE",
+        "GRANT CREATE SECRET ON SCHEMA SNOWPAT.POLICIES TO ROLE AUTOMATION_ROLE",
         "CREATE AUTHENTICATION POLICY IF NOT EXISTS SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY PAT_POLICY = (NETWORK_POLICY_EVALUATION = ENFORCED_NOT_REQUIRED, MAX_EXPIRY_IN_DAYS = 365, DEFAULT_EXPIRY_IN_DAYS = 90, REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = TRUE, BLOCKED_ROLES_LIST = ('ACCOUNTADMIN', 'SYSADMIN', 'SECURITYADMIN'))",
         "CREATE AUTHENTICATION POLICY IF NOT EXISTS SNOWPAT.POLICIES.AUTOMATION_AUTH_POLICY PAT_POLICY = (NETWORK_POLICY_EVALUATION = ENFORCED_NOT_REQUIRED, MAX_EXPIRY_IN_DAYS = 365, DEFAULT_EXPIRY_IN_DAYS = 90, REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE, BLOCKED_ROLES_LIST = ('ACCOUNTADMIN', 'SYSADMIN', 'SECURITYADMIN'))",
         "GRANT OWNERSHIP ON AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY TO ROLE AUTOMATION_ROLE",
@@ -375,6 +376,10 @@ async fn rotate_grace_is_capped_by_the_remaining_lifetime() {
 async fn disable_enable_and_drop() {
     let env = start().await;
     let t = id("initech");
+    assert_eq!(
+        env.tenants.current_role().await.expect("role"),
+        "AUTOMATION_ROLE"
+    );
     env.tenants
         .provision(&t, &env.sink(), 90)
         .await
@@ -391,6 +396,10 @@ async fn disable_enable_and_drop() {
     assert_eq!(shown.user, "DEPLOYMENT_INITECH");
     assert_eq!(live.len(), 1);
     env.tenants.drop_tenant(&t).await.expect("drop");
+    env.tenants
+        .drop_tenant(&t)
+        .await
+        .expect("a second drop is a no-op");
     assert!(env.authenticate(&secret).await.is_err());
     assert!(env.tenants.live_tokens("DEPLOYMENT_INITECH").await.is_err());
     let record = env
@@ -401,6 +410,35 @@ async fn disable_enable_and_drop() {
         .expect("store")
         .expect("record");
     assert_eq!(record.status, "dropped");
+    // Every change was journaled before it was sent, and none is left pending.
+    let journal = env
+        .tenants
+        .store()
+        .journal("INITECH")
+        .await
+        .expect("journal");
+    let kinds: Vec<&str> = journal.iter().map(|e| e.kind.as_str()).collect();
+    for kind in [
+        "CREATE USER",
+        "ALTER USER ADD PAT",
+        "ALTER USER REMOVE PAT",
+        "DROP USER",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(journal.iter().all(|e| e.state == JournalState::Done));
+    let logged: std::collections::HashSet<String> = env
+        .log(0)
+        .await
+        .iter()
+        .filter_map(|l| l["request_id"].as_str().map(str::to_owned))
+        .collect();
+    for entry in &journal {
+        assert!(
+            logged.contains(&entry.request_id.to_string()),
+            "{entry:?} was sent with its requestId"
+        );
+    }
 }
 
 #[tokio::test]
@@ -653,22 +691,22 @@ async fn snowflake_secret_sink_stores_a_generic_string_secret() {
             "TOKEN_VAULTED".into()
         ]))
     );
-    // The automation role needs CREATE SECRET on the schema.
     let result = env.tenants.provision(&t, &spec, 90).await;
+    let outcome = result.expect("provision to a Snowflake secret");
+    assert_eq!(
+        outcome.sink.as_deref(),
+        Some("snowflake-secret:SNOWPAT.POLICIES.TOKEN_VAULTED")
+    );
     let logged = env.log(0).await;
     let created = logged
         .iter()
-        .filter(|l| l["statement_kind"] == "CREATE SECRET")
+        .filter(|l| l["statement_kind"] == "CREATE SECRET" && l["executed"] == true)
         .count();
-    assert!(created >= 1, "a CREATE SECRET was sent ({result:?})");
-    let text = serde_json::to_string(&logged).expect("json");
-    if let Ok(outcome) = result {
-        assert_eq!(
-            outcome.sink.as_deref(),
-            Some("snowflake-secret:SNOWPAT.POLICIES.TOKEN_VAULTED")
-        );
-    }
-    assert!(!text.contains("token_secret"));
+    assert_eq!(created, 1);
+    // A rotation goes to the same sink (read back from the store).
+    let rotated = env.tenants.rotate(&t, Some(0)).await.expect("rotate");
+    assert_eq!(rotated.sink, outcome.sink);
+    assert_ne!(rotated.secret_sha256, outcome.secret_sha256);
 }
 
 // ---- sinks ------------------------------------------------------------------------------------
@@ -788,8 +826,73 @@ async fn exec_sink_gets_the_secret_on_stdin_and_fails_on_nonzero_exit() {
     assert!(deliver(&missing.for_tenant("T"), "x").await.is_err());
 }
 
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn partial_bulk_failure_reports_per_tenant_and_a_rerun_converges() {
+    let env = start().await;
+    let status = env
+        .http
+        .post(format!("{}/emulator/v1/faults", env.url))
+        .bearer_auth(&env.control)
+        .json(&json!({ "statement_kind": "ALTER USER ADD PAT", "code": "003001", "times": 1 }))
+        .send()
+        .await
+        .expect("fault")
+        .status();
+    assert_eq!(status, 200);
+    let ids = TenantId::parse_all(&["p1", "p2", "p3"]).expect("ids");
+    let results = env.tenants.provision_many(&ids, &env.sink(), 90, 1).await;
+    let failed: Vec<_> = results.iter().filter(|(_, r)| r.is_err()).collect();
+    assert_eq!(failed.len(), 1, "exactly one tenant hit the fault");
+    let message = failed[0].1.as_ref().expect_err("error").to_string();
+    assert!(message.contains("003001"), "{message}");
+    let again = env.tenants.provision_many(&ids, &env.sink(), 90, 3).await;
+    for (tenant, result) in &again {
+        result.as_ref().unwrap_or_else(|e| panic!("{tenant}: {e}"));
+        assert_eq!(
+            env.live(tenant.as_str()).await,
+            vec![format!("DEPLOYMENT_{tenant}_PAT")]
+        );
+        assert_eq!(
+            env.authenticate(&env.read_secret(tenant.as_str())).await,
+            Ok(RUNTIME.to_owned())
+        );
+    }
+}
+
 #[tokio::test]
 async fn no_minted_secret_appears_in_the_request_log_or_the_store() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .with_ansi(false)
+        .finish();
+    // Global: every test of this binary logs into the buffer from here on (the tests run on
+    // several threads; a thread-local subscriber would miss callsites cached by the others).
+    tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
     let env = start().await;
     let ids = TenantId::parse_all(&["s1", "s2", "s3"]).expect("ids");
     for r in env.tenants.provision_many(&ids, &env.sink(), 90, 2).await {
@@ -797,8 +900,15 @@ async fn no_minted_secret_appears_in_the_request_log_or_the_store() {
     }
     env.tenants.rotate(&ids[0], Some(1)).await.expect("rotate");
     let mut secrets: Vec<SecretString> = ids.iter().map(|t| env.read_secret(t.as_str())).collect();
-    let (_, _) = (secrets.len(), ());
-    secrets.push(env.read_secret("S1"));
+    let stdout_outcome = env
+        .tenants
+        .provision(&id("s4"), &SinkSpec::parse("stdout").expect("stdout"), 90)
+        .await
+        .expect("stdout sink");
+    // The Debug form of an outcome that carries a secret shows none.
+    let debug = format!("{stdout_outcome:?}");
+    let stdout_secret = stdout_outcome.secret.expect("stdout secret");
+    secrets.push(stdout_secret);
     let log = serde_json::to_string(&env.log(0).await).expect("json");
     let db = std::fs::read(env.dir.path().join("state/snowpat.db")).expect("db");
     let mut wal = std::fs::read(env.dir.path().join("state/snowpat.db-wal")).unwrap_or_default();
@@ -812,9 +922,18 @@ async fn no_minted_secret_appears_in_the_request_log_or_the_store() {
         .iter()
         .map(|o| o.to_json().to_string())
         .collect();
+    let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
+    assert!(
+        logs.contains("request_id"),
+        "trace logs were captured: {} bytes: {}",
+        logs.len(),
+        logs.chars().take(600).collect::<String>()
+    );
     for secret in &secrets {
         let s = secret.expose_secret();
         assert!(!s.is_empty());
+        assert!(!logs.contains(s), "secret in the trace logs");
+        assert!(!debug.contains(s));
         assert!(!log.contains(s), "secret in the request log");
         assert!(
             !everything.windows(s.len()).any(|w| w == s.as_bytes()),

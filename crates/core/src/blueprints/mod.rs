@@ -180,6 +180,7 @@ pub async fn bootstrap_multi_tenant(
 ) -> Result<Outcome, BlueprintError> {
     blueprint.preflight(client).await?;
     let observed = blueprint.observe(client).await?;
+    blueprint.check_existing_roles(&observed)?;
     let needs_key = blueprint.auth == crate::config::AutomationAuth::KeyPair;
     // Plan first without a key to learn whether one is needed.
     let probe = blueprint.plan(&observed, None);
