@@ -951,3 +951,51 @@ async fn no_minted_secret_appears_in_the_request_log_or_the_store() {
         & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[tokio::test]
+async fn rotate_due_rotates_only_tokens_expiring_within_the_window_and_cleans_expired_rotated_objects(
+) {
+    let env = start().await;
+    let soon = id("soon");
+    let later = id("later");
+    env.tenants
+        .provision(&soon, &env.sink(), 1)
+        .await
+        .expect("soon");
+    env.tenants
+        .provision(&later, &env.sink(), 90)
+        .await
+        .expect("later");
+    let later_secret = env.read_secret("LATER");
+    let soon_secret = env.read_secret("SOON");
+    let due = env
+        .tenants
+        .rotate_due(snowpat_core::tenants::parse_duration("36h").expect("36h"))
+        .await
+        .expect("rotate-due");
+    let rotated: Vec<&str> = due.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(rotated, vec!["SOON"]);
+    assert!(due[0].1.is_ok());
+    assert_ne!(
+        env.read_secret("SOON").expose_secret(),
+        soon_secret.expose_secret()
+    );
+    assert_eq!(
+        env.read_secret("LATER").expose_secret(),
+        later_secret.expose_secret()
+    );
+    // Once the rotated object has expired, the next run removes it.
+    env.advance_clock(2 * 86_400).await;
+    let user = "DEPLOYMENT_SOON";
+    let before = env.tenants.live_tokens(user).await.expect("show");
+    assert!(before.iter().any(|t| t.name.contains("_ROTATED_")));
+    env.tenants
+        .rotate_due(Duration::from_secs(3600))
+        .await
+        .expect("rotate-due");
+    let after = env.tenants.live_tokens(user).await.expect("show");
+    assert!(
+        !after.iter().any(|t| t.name.contains("_ROTATED_")),
+        "{after:?}"
+    );
+}
