@@ -42,8 +42,9 @@ pub(crate) struct CliConfigArgs {
     #[arg(long)]
     pub file: Option<PathBuf>,
     /// A tenant of the multi-tenant blueprint: its user, the runtime role and its file sink
-    /// (instead of --user/--role/--token-file).
-    #[arg(long, conflicts_with_all = ["user", "role", "token_file"])]
+    /// (instead of --user/--role/--token-file, which are then ignored: they may come from the
+    /// environment for the checking connection).
+    #[arg(long)]
     pub tenant: Option<String>,
     /// The PAT file of the identity that checks the token (else SNOWFLAKE_TOKEN / snowpat.toml).
     #[arg(long)]

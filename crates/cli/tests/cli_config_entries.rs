@@ -236,3 +236,81 @@ fn cortex_code_entry_matches_the_seed_001_form() {
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn tenant_entry_uses_the_tenants_user_runtime_role_and_file_sink() {
+    let emu = Emulator::start();
+    let cwd = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", cwd.path().join("state.db").display());
+    let key = cwd.path().join("automation.p8");
+    let boot = emu.snowpat(
+        cwd.path(),
+        &[
+            "bootstrap",
+            "multi-tenant",
+            "--apply",
+            "--sink",
+            &format!("file:{}", key.display()),
+        ],
+    );
+    assert!(boot.status.success(), "{}", stderr(&boot));
+    let sink = format!("file:{}/{{id}}.token", cwd.path().display());
+    let provision = emu.snowpat(
+        cwd.path(),
+        &[
+            "--store",
+            &store,
+            "tenant",
+            "provision",
+            "acme",
+            "--sink",
+            &sink,
+        ],
+    );
+    assert!(provision.status.success(), "{}", stderr(&provision));
+    let file = cwd.path().join("connections.toml");
+    let out = emu.snowpat(
+        cwd.path(),
+        &[
+            "--store",
+            &store,
+            "cli-config",
+            "--connection",
+            "acme",
+            "--tenant",
+            "acme",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let doc: toml::Table = std::fs::read_to_string(&file).unwrap().parse().unwrap();
+    let e = doc["acme"].as_table().unwrap();
+    let user = e["user"].as_str().unwrap();
+    assert!(user.contains("ACME"), "{user}");
+    assert_eq!(e["role"].as_str(), Some("CORTEX_REST_API_ROLE"));
+    let token_path = e["token_file_path"].as_str().unwrap();
+    assert!(token_path.ends_with("ACME.token"), "{token_path}");
+
+    // An unknown tenant id format is bad usage, nothing written.
+    let out = emu.snowpat(
+        cwd.path(),
+        &[
+            "cli-config",
+            "--connection",
+            "x",
+            "--tenant",
+            "no-dashes!",
+            "--file",
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!std::fs::read_to_string(&file).unwrap().contains("[x]"));
+}
