@@ -230,3 +230,107 @@ pub fn mode(path: &Path) -> std::io::Result<u32> {
     use std::os::unix::fs::PermissionsExt;
     Ok(std::fs::metadata(path)?.permissions().mode() & 0o777)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(client: ClientKind, token: TokenRef) -> Entry {
+        Entry {
+            name: "cli".into(),
+            client,
+            endpoint: Endpoint {
+                account: "ORG-ACCT".into(),
+                ..Endpoint::default()
+            },
+            user: "MIGUEL_CLI".into(),
+            role: "MIGUEL_CLI_ROLE".into(),
+            token,
+        }
+    }
+
+    #[test]
+    fn upsert_replaces_owned_keys_and_keeps_the_rest() {
+        let existing =
+            "# top\n[other]\nuser = \"A\" # c\n\n[cli]\nwarehouse = \"WH\"\npassword = \"old\"\n";
+        let out = upsert(
+            existing,
+            &entry(ClientKind::Snow, TokenRef::File(PathBuf::from("/t/pat"))),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert!(
+            out.starts_with("# top\n[other]\nuser = \"A\" # c\n"),
+            "{out}"
+        );
+        assert!(out.contains("warehouse = \"WH\""));
+        assert!(!out.contains("password"));
+        assert!(out.contains("authenticator = \"PROGRAMMATIC_ACCESS_TOKEN\""));
+        assert!(out.contains("token_file_path = \"/t/pat\""));
+    }
+
+    #[test]
+    fn cortex_needs_the_secret_inline_and_has_no_authenticator() {
+        let err = upsert(
+            "",
+            &entry(ClientKind::Cortex, TokenRef::File(PathBuf::from("/t"))),
+            Path::new("c.toml"),
+        );
+        assert!(matches!(err, Err(CliConfigError::CortexNeedsInline)));
+        let out = upsert(
+            "",
+            &entry(
+                ClientKind::Cortex,
+                TokenRef::Inline(SecretString::from("s3cr3t".to_owned())),
+            ),
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "[cli]\naccount = \"ORG-ACCT\"\nuser = \"MIGUEL_CLI\"\nrole = \"MIGUEL_CLI_ROLE\"\npassword = \"s3cr3t\"\n"
+        );
+    }
+
+    #[test]
+    fn invalid_toml_and_non_table_entries_are_refused() {
+        let e = entry(ClientKind::Snow, TokenRef::File(PathBuf::from("/t")));
+        assert!(matches!(
+            upsert("[[", &e, Path::new("c.toml")),
+            Err(CliConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            upsert("cli = 1\n", &e, Path::new("c.toml")),
+            Err(CliConfigError::NotATable(_))
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_creates_0600_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("connections.toml");
+        write_atomic(&path, "a = 1\n").unwrap();
+        write_atomic(&path, "a = 2\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a = 2\n");
+        assert_eq!(mode(&path).unwrap(), 0o600);
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn default_path_honours_snowflake_home() {
+        assert_eq!(
+            default_path(Some("/sf"), Some("/h")),
+            Some(PathBuf::from("/sf/connections.toml"))
+        );
+        assert_eq!(
+            default_path(None, Some("/h")),
+            Some(PathBuf::from("/h/.snowflake/connections.toml"))
+        );
+        assert_eq!(default_path(Some(""), None), None);
+    }
+}
