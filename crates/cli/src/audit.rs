@@ -167,3 +167,56 @@ pub(crate) fn run(
         _ => Ok(ExitCode::SUCCESS),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        sarif_argv(args.iter().map(OsString::from))
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn output_sarif_becomes_the_sarif_flag_for_audit_only() {
+        assert_eq!(
+            argv(&["snowpat", "audit", "--output", "sarif", "--fail-on", "high"]),
+            ["snowpat", "audit", "--sarif", "--fail-on", "high"]
+        );
+        assert_eq!(
+            argv(&["snowpat", "--output=sarif", "audit"]),
+            ["snowpat", "--sarif", "audit"]
+        );
+        assert_eq!(
+            argv(&["snowpat", "audit", "--output", "json"]),
+            ["snowpat", "audit", "--output", "json"]
+        );
+        assert_eq!(
+            argv(&["snowpat", "tenant", "list", "--output", "sarif"]),
+            ["snowpat", "tenant", "list", "--output", "sarif"]
+        );
+    }
+
+    #[test]
+    fn severities_order_and_parse() {
+        assert!(Severity::Critical > Severity::High && Severity::Low > Severity::Info);
+        assert_eq!(parse_severity("HIGH"), Ok(Severity::High));
+        assert!(parse_severity("severe").is_err());
+        let report = Report {
+            findings: vec![snowpat_core::audit::Finding {
+                rule: Rule::TokenExpiringSoon,
+                severity: Severity::Medium,
+                object: "PAT U.T".into(),
+                why: "w".into(),
+                fix: vec![],
+            }],
+            ..Report::default()
+        };
+        assert!(report.fails(Severity::Medium) && report.fails(Severity::Low));
+        assert!(!report.fails(Severity::High));
+        let s = sarif(&report);
+        assert_eq!(s["runs"][0]["results"][0]["level"], "warning");
+    }
+}
