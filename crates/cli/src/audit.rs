@@ -205,7 +205,7 @@ mod tests {
         assert_eq!(parse_severity("HIGH"), Ok(Severity::High));
         assert!(parse_severity("severe").is_err());
         let report = Report {
-            findings: vec![snowpat_core::audit::Finding {
+            findings: vec![audit::Finding {
                 rule: Rule::TokenExpiringSoon,
                 severity: Severity::Medium,
                 object: "PAT U.T".into(),
