@@ -147,3 +147,64 @@ impl fmt::Display for Plan {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use snowpat_sql::ast::{Ident, ObjectName};
+
+    #[test]
+    fn secrets_and_key_material_print_as_stars() {
+        let plan = Plan {
+            steps: vec![
+                Step::change(
+                    "ACCOUNTADMIN",
+                    "key",
+                    Statement::AlterUser {
+                        if_exists: false,
+                        user: Some(Ident::new("U")),
+                        action: AlterUserAction::Set(vec![Property::new(
+                            "RSA_PUBLIC_KEY",
+                            Value::String("MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA".into()),
+                        )]),
+                    },
+                ),
+                Step::change(
+                    "R",
+                    "secret",
+                    Statement::CreateSecret {
+                        or_replace: false,
+                        if_not_exists: false,
+                        name: ObjectName::simple("S"),
+                        properties: vec![
+                            Property::new(
+                                "TYPE",
+                                Value::Name(ObjectName::simple("GENERIC_STRING")),
+                            ),
+                            Property::new("SECRET_STRING", Value::String("hunter2-secret".into())),
+                        ],
+                    },
+                ),
+                Step::read(
+                    None,
+                    Statement::ShowUsers {
+                        terse: false,
+                        filter: Default::default(),
+                    },
+                ),
+            ],
+        };
+        let text = plan.to_string();
+        assert!(!text.contains("MIIBIjAN"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(text.matches("'***'").count(), 2, "{text}");
+        assert!(text.contains("-- as ACCOUNTADMIN: key"));
+        assert!(
+            !text.contains("SHOW USERS"),
+            "reads are not printed as changes"
+        );
+        assert_eq!(plan.changes().count(), 2);
+        // The statement that is sent keeps its value.
+        assert!(plan.steps[0].statement.to_string().contains("MIIBIjAN"));
+    }
+}

@@ -268,3 +268,64 @@ async fn existing_roles_are_required_and_never_created() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_changed_allowed_cidrs_list_replaces_the_network_rule() {
+    let emu = emulator().await;
+    let bp = blueprint(|_| {}, false);
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    let wider = blueprint(
+        |c| c.allowed_cidrs = vec!["127.0.0.0/8".into(), "10.0.0.0/8".into()],
+        false,
+    );
+    let plan = plan_of(&emu, &wider).await;
+    let text = sql(&plan);
+    assert_eq!(plan.changes().count(), 1, "{text}");
+    assert!(
+        text.contains("CREATE OR REPLACE NETWORK RULE SNOWPAT.POLICIES.SNOWPAT_DEPLOYMENT_INGRESS"),
+        "{text}"
+    );
+    bootstrap_multi_tenant(&emu.admin, &wider, true, Some(&sink))
+        .await
+        .unwrap();
+    assert!(plan_of(&emu, &wider).await.is_empty());
+}
+
+#[tokio::test]
+async fn leaving_seed_compat_takes_the_policy_back_from_the_automation_role() {
+    let emu = emulator().await;
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    let compat = blueprint(|_| {}, true);
+    bootstrap_multi_tenant(&emu.admin, &compat, true, Some(&sink))
+        .await
+        .unwrap();
+    assert!(plan_of(&emu, &compat).await.is_empty());
+    let strict = blueprint(|_| {}, false);
+    let plan = plan_of(&emu, &strict).await;
+    let text = sql(&plan);
+    assert!(text.contains("GRANT OWNERSHIP ON AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY TO ROLE ACCOUNTADMIN"), "{text}");
+    assert!(
+        text.contains("GRANT APPLY AUTHENTICATION POLICY ON ACCOUNT"),
+        "{text}"
+    );
+    bootstrap_multi_tenant(&emu.admin, &strict, true, Some(&sink))
+        .await
+        .unwrap();
+    assert!(plan_of(&emu, &strict).await.is_empty());
+    let auto = emu.admin.with_credential(Credential::KeyPair(
+        KeyPair::from_file("EMULATOR", "AUTOMATION_USER", &sink.0).unwrap(),
+    ));
+    let weaken = auto
+        .execute(
+            &Statement::new(
+                "ALTER AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY SET \
+                 PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
+            )
+            .role("AUTOMATION_ROLE"),
+        )
+        .await;
+    assert!(weaken.is_err());
+}

@@ -12,7 +12,9 @@
 //!   the first form §4.3 lists for `ALTER USER SET AUTHENTICATION POLICY`;
 //! * with CIDRs configured, PAT_POLICY uses `NETWORK_POLICY_EVALUATION = ENFORCED_REQUIRED`.
 //!
-//! Applying is idempotent: the account is read first and only what is missing or drifted is sent.
+//! Applying is idempotent: the account is read first and only what is missing or drifted is sent
+//! (roles, grants, PAT_POLICY contents, the network rule's size, the automation user's TYPE,
+//! DEFAULT_ROLE, role, policy and key, and who owns the deployment policy).
 
 use std::collections::BTreeSet;
 
@@ -69,6 +71,8 @@ pub struct Observed {
     /// PAT_POLICY text per existing policy.
     pub pat_policies: Vec<(String, String)>,
     pub network_rule: bool,
+    /// `entries_in_valuelist` of the network rule.
+    pub network_rule_entries: Option<u64>,
     pub network_policy: bool,
     /// (privilege, granted_on, name) to the runtime role.
     pub runtime_grants: Vec<(String, String, String)>,
@@ -113,6 +117,14 @@ fn col(rs: &ResultSet, row: usize, name: &str) -> String {
         .get(row)
         .and_then(|r| r.get::<Option<String>>(name).ok().flatten())
         .unwrap_or_default()
+}
+
+fn rs_u64(rs: &ResultSet, row: usize, name: &str) -> Option<u64> {
+    let row = rs.rows().get(row)?;
+    row.get::<Option<u64>>(name)
+        .ok()
+        .flatten()
+        .or_else(|| row.get::<Option<String>>(name).ok().flatten()?.parse().ok())
 }
 
 fn names(rs: &ResultSet) -> Vec<String> {
@@ -358,6 +370,9 @@ impl MultiTenant {
             )
             .await?;
             o.network_rule = names(&rules).iter().any(|n| n == NETWORK_RULE);
+            if let Some(i) = names(&rules).iter().position(|n| n == NETWORK_RULE) {
+                o.network_rule_entries = rs_u64(&rules, i, "entries_in_valuelist");
+            }
         }
         let policies = execute(
             client,
@@ -550,6 +565,26 @@ impl MultiTenant {
                 },
             ));
         }
+        // Without --seed-compat, an automation role that owns the deployment policy (an earlier
+        // --seed-compat apply, or a hand-made grant) could weaken it: take it back first.
+        let automation_owns_policy = o
+            .policies
+            .iter()
+            .any(|(n, owner)| *n == c.deployment_policy && *owner == c.automation_role);
+        if !self.options.seed_compat && automation_owns_policy {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "the automation role must not own the deployment policy (use APPLY)",
+                Statement::GrantOwnership {
+                    on: OwnershipTarget::Object {
+                        kind: ObjectKind::AuthenticationPolicy,
+                        name: self.deployment_policy(),
+                    },
+                    to_role: ident(ACCOUNTADMIN),
+                    current_grants: None,
+                },
+            ));
+        }
         for (policy, require, what) in [
             (
                 &c.deployment_policy,
@@ -588,6 +623,7 @@ impl MultiTenant {
                         .find(|(n, _)| n == policy)
                         .map(|(_, owner)| owner.clone())
                         .filter(|owner| !owner.is_empty())
+                        .filter(|_| self.options.seed_compat || !automation_owns_policy)
                         .unwrap_or_else(|| ACCOUNTADMIN.to_string());
                     steps.push(Step::change(
                         &owner,
@@ -602,13 +638,20 @@ impl MultiTenant {
             }
         }
         if let Some(cidrs) = &self.cidrs {
-            if !o.network_rule {
+            let count_drift = o.network_rule
+                && o.network_rule_entries
+                    .is_some_and(|n| n != cidrs.len() as u64);
+            if !o.network_rule || count_drift {
                 steps.push(Step::change(
                     ACCOUNTADMIN,
-                    "ingress network rule from allowed_cidrs",
+                    if count_drift {
+                        "ingress network rule: VALUE_LIST drifted from allowed_cidrs"
+                    } else {
+                        "ingress network rule from allowed_cidrs"
+                    },
                     Statement::CreateNetworkRule {
-                        or_replace: false,
-                        if_not_exists: true,
+                        or_replace: count_drift,
+                        if_not_exists: !count_drift,
                         name: self.qualified(NETWORK_RULE),
                         properties: vec![
                             Property::new("TYPE", name_value("IPV4")),
