@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use snowpat_emulator::engine::PatSessionRules;
 
-use crate::harness::{column, secret_of, Emulator};
+use crate::harness::{column, keypair_jwt, public_key_b64, secret_of, Emulator};
 
 // ------------------------------------------------------------------------------------------------
 // Helpers local to this suite.
@@ -143,64 +143,6 @@ fn epoch(cell: &Value) -> f64 {
     cell.as_str()
         .and_then(|s| s.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("timestamp cell {cell}"))
-}
-
-/// An emulator that writes ADMIN's PKCS#8 private key to `admin.p8`.
-async fn emulator_with_key() -> Emulator {
-    Emulator::start_with(|c| {
-        c.admin_key_file = c
-            .admin_token_file
-            .as_ref()
-            .map(|p| p.with_file_name("admin.p8"));
-    })
-    .await
-}
-
-/// base64 of the DER SubjectPublicKeyInfo of the key in `pem` (the RSA_PUBLIC_KEY form, §5.1).
-fn public_key_b64(pem: &str) -> String {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key.to_public_key().to_public_key_der().expect("DER");
-    STANDARD.encode(der.as_bytes())
-}
-
-/// A key-pair JWT (protocols §3.1) for `user`, signed with the key in `pem`.
-fn jwt_for(pem: &str, account: &str, user: &str) -> String {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    use rsa::signature::{SignatureEncoding, Signer};
-    use sha2::Digest;
-
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key.to_public_key().to_public_key_der().expect("DER");
-    let fp = STANDARD.encode(sha2::Sha256::digest(der.as_bytes()));
-    let now = chrono::Utc::now().timestamp();
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = json!({"iss": format!("{account}.{user}.SHA256:{fp}"),
-                        "sub": format!("{account}.{user}"), "iat": now, "exp": now + 3000});
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{payload}");
-    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
-    let signature = signer.sign(signing_input.as_bytes()).to_vec();
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-/// One statement in a key-pair session.
-async fn sql_jwt(emu: &Emulator, jwt: &str, statement: &str) -> (u16, Value) {
-    let response = emu
-        .client
-        .post(format!("{}/api/v2/statements", emu.url))
-        .bearer_auth(jwt)
-        .header("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
-        .json(&json!({ "statement": statement }))
-        .send()
-        .await
-        .expect("request sent");
-    let a = crate::harness::answer(response).await;
-    (a.status, a.json)
 }
 
 /// A user with a PAT restricted to `role` whose only grant is `role` (plus PUBLIC): a session in
@@ -919,20 +861,21 @@ async fn conformance_035_policy_and_user_owner_attaches_by_qualified_name() {
 
 #[tokio::test]
 async fn conformance_036_person_user_adds_own_pat_in_key_pair_session() {
-    let emu = emulator_with_key().await;
-    let pem = std::fs::read_to_string(emu.path("admin.p8")).expect("admin key");
+    let (emu, pem) = Emulator::start_with_admin_key().await;
     emu.admin_ok("CREATE USER p TYPE = PERSON").await;
     emu.admin_ok(&format!(
         "ALTER USER p SET RSA_PUBLIC_KEY = '{}'",
         public_key_b64(&pem)
     ))
     .await;
-    let jwt = jwt_for(&pem, "EMULATOR", "P");
-    let (status, body) = sql_jwt(&emu, &jwt, "SELECT CURRENT_USER(), CURRENT_ROLE()").await;
+    let jwt = keypair_jwt(&pem, "EMULATOR", "P");
+    let (status, body) = emu
+        .sql_keypair(&jwt, "SELECT CURRENT_USER(), CURRENT_ROLE()")
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], json!([["P", "PUBLIC"]]));
     let mark = emu.log_mark().await;
-    let (status, body) = sql_jwt(&emu, &jwt, "ALTER USER ADD PAT t").await;
+    let (status, body) = emu.sql_keypair(&jwt, "ALTER USER ADD PAT t").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(column_names(&body), vec!["token_name", "token_secret"]);
     assert_eq!(num_rows(&body), 1);

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use snowpat_emulator::engine::PatSessionRules;
 
-use crate::harness::{column, secret_of, Emulator};
+use crate::harness::{column, keypair_jwt, public_key_b64, secret_of, Emulator};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -97,66 +97,6 @@ async fn service_user(emu: &Emulator, user: &str, role: &str) {
         .await;
     emu.admin_ok(&format!("GRANT ROLE {role} TO USER {user}"))
         .await;
-}
-
-/// An emulator with `--admin-key-file`; returns it and the PKCS#8 PEM.
-async fn with_admin_key() -> (Emulator, String) {
-    let emu = Emulator::start_with(|c| {
-        c.admin_key_file = c
-            .admin_token_file
-            .as_ref()
-            .map(|p| p.with_file_name("admin.p8"));
-    })
-    .await;
-    let pem = std::fs::read_to_string(emu.path("admin.p8")).expect("admin key file");
-    (emu, pem)
-}
-
-/// The base64 DER SubjectPublicKeyInfo of a PKCS#8 private key (for `RSA_PUBLIC_KEY`).
-fn public_key_b64(pem: &str) -> String {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key.to_public_key().to_public_key_der().expect("DER");
-    STANDARD.encode(der.as_bytes())
-}
-
-/// A key-pair JWT (protocols.md §3.1) for `user` signed with `pem`.
-fn keypair_jwt(pem: &str, user: &str) -> String {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    use rsa::signature::{SignatureEncoding, Signer};
-    use sha2::Digest;
-
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key.to_public_key().to_public_key_der().expect("DER");
-    let fp = STANDARD.encode(sha2::Sha256::digest(der.as_bytes()));
-    let now = chrono::Utc::now().timestamp();
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = json!({"iss": format!("EMULATOR.{user}.SHA256:{fp}"),
-                        "sub": format!("EMULATOR.{user}"), "iat": now, "exp": now + 3000});
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{payload}");
-    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
-    let signature = signer.sign(signing_input.as_bytes()).to_vec();
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-/// One statement in a key-pair session.
-async fn sql_keypair(emu: &Emulator, jwt: &str, statement: &str) -> (u16, Value) {
-    let response = emu
-        .client
-        .post(format!("{}/api/v2/statements", emu.url))
-        .bearer_auth(jwt)
-        .header("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
-        .json(&json!({ "statement": statement }))
-        .send()
-        .await
-        .expect("request sent");
-    let a = crate::harness::answer(response).await;
-    (a.status, a.json)
 }
 
 /// A statement with an explicit token-type header (None: no header).
@@ -251,15 +191,12 @@ async fn conformance_057_unrestricted_pat_manages_other_users_pat() {
 /// restriction.
 #[tokio::test]
 async fn conformance_060_keypair_session_adds_service_pat() {
-    let (emu, pem) = with_admin_key().await;
+    let (emu, pem) = Emulator::start_with_admin_key().await;
     service_user(&emu, "SVC60", "R60").await;
-    let jwt = keypair_jwt(&pem, "ADMIN");
-    let (status, body) = sql_keypair(
-        &emu,
-        &jwt,
-        "ALTER USER SVC60 ADD PAT t ROLE_RESTRICTION = 'R60'",
-    )
-    .await;
+    let jwt = keypair_jwt(&pem, "EMULATOR", "ADMIN");
+    let (status, body) = emu
+        .sql_keypair(&jwt, "ALTER USER SVC60 ADD PAT t ROLE_RESTRICTION = 'R60'")
+        .await;
     assert_eq!(status, 200, "{body}");
     let secret = secret_of(&body);
     let (status, body) = authenticate(&emu, &secret).await;
@@ -1024,7 +961,7 @@ async fn conformance_106_created_by_dropped_user() {
 /// user's.
 #[tokio::test]
 async fn conformance_107_person_slot_policy_without_pat() {
-    let (emu, pem) = with_admin_key().await;
+    let (emu, pem) = Emulator::start_with_admin_key().await;
     emu.admin_ok("CREATE USER P107 TYPE = PERSON").await;
     emu.admin_ok(&format!(
         "ALTER USER P107 SET RSA_PUBLIC_KEY = '{}'",
@@ -1042,8 +979,8 @@ async fn conformance_107_person_slot_policy_without_pat() {
         "ALTER ACCOUNT SET AUTHENTICATION POLICY CONF_DB.PUBLIC.NO_PAT FOR ALL PERSON USERS",
     )
     .await;
-    let jwt = keypair_jwt(&pem, "P107");
-    let got = sql_keypair(&emu, &jwt, "ALTER USER ADD PAT t").await;
+    let jwt = keypair_jwt(&pem, "EMULATOR", "P107");
+    let got = emu.sql_keypair(&jwt, "ALTER USER ADD PAT t").await;
     assert_error(&got, 422, "099910", Some("42501"));
     let secret = add_pat(&emu, "SVC107", "T", "ROLE_RESTRICTION = 'R107'").await;
     assert!(!secret.is_empty());
