@@ -1024,6 +1024,15 @@ pub struct TokenRequest {
     pub form: BTreeMap<String, String>,
 }
 
+impl TokenRequest {
+    /// Form field `field`, or `invalid_request` "<field> is required." (RFC 6749 §5.2).
+    fn required(&self, field: &str) -> Result<&String, OAuthError> {
+        self.form
+            .get(field)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{field} is required.")))
+    }
+}
+
 /// Codes, verifiers and tokens are secrets: `Debug` shows the form's names only.
 impl fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1355,14 +1364,8 @@ impl Account {
         req: &TokenRequest,
         t: DateTime<Utc>,
     ) -> Result<serde_json::Value, OAuthError> {
-        let code = req
-            .form
-            .get("code")
-            .ok_or_else(|| OAuthError::invalid_request("code is required."))?;
-        let redirect_uri = req
-            .form
-            .get("redirect_uri")
-            .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required."))?;
+        let code = req.required("code")?;
+        let redirect_uri = req.required("redirect_uri")?;
         let key = sha256_hex(code.as_bytes());
         let bad_code = || OAuthError::invalid_grant("The authorization code is invalid.");
         let stored = self.oauth.codes.get(&key).cloned().ok_or_else(bad_code)?;
@@ -1464,10 +1467,7 @@ impl Account {
         req: &TokenRequest,
         t: DateTime<Utc>,
     ) -> Result<serde_json::Value, OAuthError> {
-        let token = req
-            .form
-            .get("refresh_token")
-            .ok_or_else(|| OAuthError::invalid_request("refresh_token is required."))?;
+        let token = req.required("refresh_token")?;
         let key = sha256_hex(token.as_bytes());
         let bad = || OAuthError::invalid_grant("The refresh token is invalid.");
         let record = self
