@@ -126,6 +126,32 @@ async fn database(emu: &Emulator, db: &str) {
     emu.admin_ok(&format!("CREATE DATABASE {db}")).await;
 }
 
+/// Database D and, in it, authentication policy D.PUBLIC.P defined by `clauses` (as ADMIN).
+async fn policy_p(emu: &Emulator, clauses: &str) {
+    database(emu, "D").await;
+    admin_in(
+        emu,
+        "D",
+        &format!("CREATE AUTHENTICATION POLICY p {clauses}"),
+    )
+    .await;
+}
+
+/// Puts the existing user `user` under authentication policy D.PUBLIC.P.
+async fn attach_policy_p(emu: &Emulator, user: &str) {
+    emu.admin_ok(&format!(
+        "ALTER USER {user} SET AUTHENTICATION POLICY D.PUBLIC.P"
+    ))
+    .await;
+}
+
+/// [`policy_p`] with `clauses`, and a PERSON user PERSON under it.
+async fn person_under_policy_p(emu: &Emulator, clauses: &str) {
+    policy_p(emu, clauses).await;
+    emu.admin_ok("CREATE USER person TYPE = PERSON").await;
+    attach_policy_p(emu, "person").await;
+}
+
 /// A SERVICE user `name` granted role `role` (created when missing).
 async fn service_user(emu: &Emulator, name: &str, role: Option<&str>) {
     emu.admin_ok(&format!("CREATE USER {name} TYPE = SERVICE"))
@@ -677,13 +703,7 @@ async fn conformance_028_blocked_roles_list_names_missing_role() {
 #[tokio::test]
 async fn conformance_029_pat_policy_fields_separated_by_commas() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
-        &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = ( NETWORK_POLICY_EVALUATION = ENFORCED_NOT_REQUIRED, DEFAULT_EXPIRY_IN_DAYS = 90 )",
-    )
-    .await;
+    policy_p(&emu, "PAT_POLICY = ( NETWORK_POLICY_EVALUATION = ENFORCED_NOT_REQUIRED, DEFAULT_EXPIRY_IN_DAYS = 90 )").await;
     let body = admin_in(&emu, "D", "DESCRIBE AUTHENTICATION POLICY p").await;
     assert_eq!(
         describe_value(&body, "PAT_POLICY"),
@@ -972,16 +992,13 @@ async fn conformance_041_restriction_as_literal_and_identifier() {
 #[tokio::test]
 async fn conformance_042_service_user_unrestricted_when_policy_allows() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
+    policy_p(
         &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
+        "PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
     )
     .await;
     service_user(&emu, "SVC", None).await;
-    emu.admin_ok("ALTER USER SVC SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
+    attach_policy_p(&emu, "SVC").await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER SVC ADD PAT t").await;
     assert_eq!(status, 200, "{body}");
     let pats = pats_of(&emu, "SVC").await;
@@ -992,16 +1009,11 @@ async fn conformance_042_service_user_unrestricted_when_policy_allows() {
 #[tokio::test]
 async fn conformance_043_person_user_restriction_required_by_policy() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
+    person_under_policy_p(
         &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_PERSON_USERS = TRUE)",
+        "PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_PERSON_USERS = TRUE)",
     )
     .await;
-    emu.admin_ok("CREATE USER person TYPE = PERSON").await;
-    emu.admin_ok("ALTER USER person SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER person ADD PAT t").await;
     assert_sql_error(status, &body, "099904", Some("22023"));
     assert_logged_unchanged(&emu, "099904").await;
@@ -1011,16 +1023,9 @@ async fn conformance_043_person_user_restriction_required_by_policy() {
 #[tokio::test]
 async fn conformance_044_blocked_role_cannot_be_restriction() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
-        &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (BLOCKED_ROLES_LIST = ('ACCOUNTADMIN'))",
-    )
-    .await;
+    policy_p(&emu, "PAT_POLICY = (BLOCKED_ROLES_LIST = ('ACCOUNTADMIN'))").await;
     service_user(&emu, "SVC", Some("ACCOUNTADMIN")).await;
-    emu.admin_ok("ALTER USER SVC SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
+    attach_policy_p(&emu, "SVC").await;
     let (status, body) = emu
         .sql(
             &emu.admin(),
@@ -1054,16 +1059,11 @@ async fn conformance_045_days_to_expiry_out_of_builtin_range() {
 #[tokio::test]
 async fn conformance_046_days_to_expiry_above_policy_max() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
+    person_under_policy_p(
         &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 15 MAX_EXPIRY_IN_DAYS = 30)",
+        "PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 15 MAX_EXPIRY_IN_DAYS = 30)",
     )
     .await;
-    emu.admin_ok("CREATE USER person TYPE = PERSON").await;
-    emu.admin_ok("ALTER USER person SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
     let (status, body) = emu
         .sql(
             &emu.admin(),
@@ -1081,17 +1081,10 @@ async fn conformance_046_days_to_expiry_above_policy_max() {
 #[tokio::test]
 async fn conformance_047_default_expiry_builtin_and_policy() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
-        &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 90)",
-    )
-    .await;
+    policy_p(&emu, "PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 90)").await;
     emu.admin_ok("CREATE USER builtin TYPE = PERSON").await;
     emu.admin_ok("CREATE USER governed TYPE = PERSON").await;
-    emu.admin_ok("ALTER USER governed SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
+    attach_policy_p(&emu, "governed").await;
     for (user, days) in [("BUILTIN", 15.0), ("GOVERNED", 90.0)] {
         emu.admin_ok(&format!("ALTER USER {user} ADD PAT t")).await;
         let pats = pats_of(&emu, user).await;
@@ -1188,16 +1181,7 @@ async fn conformance_051_existing_token_name_and_if_not_exists() {
 #[tokio::test]
 async fn conformance_052_policy_without_pat_method_is_099910() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
-        &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p AUTHENTICATION_METHODS = ('PASSWORD')",
-    )
-    .await;
-    emu.admin_ok("CREATE USER person TYPE = PERSON").await;
-    emu.admin_ok("ALTER USER person SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
+    person_under_policy_p(&emu, "AUTHENTICATION_METHODS = ('PASSWORD')").await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER person ADD PAT t").await;
     assert_sql_error(status, &body, "099910", Some("42501"));
     assert_logged_unchanged(&emu, "099910").await;
