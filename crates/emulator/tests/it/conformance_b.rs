@@ -89,6 +89,15 @@ async fn policy(emu: &Emulator, name: &str, clauses: &str) {
     .await;
 }
 
+/// [`policy`] `name` with `clauses`, set on the existing user `user`.
+async fn policy_on_user(emu: &Emulator, name: &str, clauses: &str, user: &str) {
+    policy(emu, name, clauses).await;
+    emu.admin_ok(&format!(
+        "ALTER USER {user} SET AUTHENTICATION POLICY CONF_DB.PUBLIC.{name}"
+    ))
+    .await;
+}
+
 /// A SERVICE user granted role `role` (created if missing).
 async fn service_user(emu: &Emulator, user: &str, role: &str) {
     emu.admin_ok(&format!("CREATE USER {user} TYPE = SERVICE"))
@@ -579,14 +588,13 @@ async fn conformance_081_not_enforced_skips_network_policy() {
     let secret = emu.user_with_pat("U81", None).await;
     ten_net_policy(&emu, "U81").await;
     assert_error(&authenticate(&emu, &secret).await, 401, "099918", None);
-    policy(
+    policy_on_user(
         &emu,
         "NOT_ENF",
         "PAT_POLICY = (NETWORK_POLICY_EVALUATION = NOT_ENFORCED)",
+        "U81",
     )
     .await;
-    emu.admin_ok("ALTER USER U81 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.NOT_ENF")
-        .await;
     let got = authenticate(&emu, &secret).await;
     assert_eq!(got.0, 200, "{}", got.1);
 }
@@ -596,14 +604,13 @@ async fn conformance_081_not_enforced_skips_network_policy() {
 async fn conformance_082_enforced_not_required_service_user() {
     let emu = Emulator::start_with(|c| c.no_default_network_policy = true).await;
     service_user(&emu, "SVC82", "R82").await;
-    policy(
+    policy_on_user(
         &emu,
         "ENR",
         "PAT_POLICY = (NETWORK_POLICY_EVALUATION = ENFORCED_NOT_REQUIRED)",
+        "SVC82",
     )
     .await;
-    emu.admin_ok("ALTER USER SVC82 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.ENR")
-        .await;
     let secret = add_pat(
         &emu,
         "SVC82",
@@ -622,9 +629,13 @@ async fn conformance_083_methods_policy_refuses_pat() {
     let emu = Emulator::start().await;
     let secret = emu.user_with_pat("U83", None).await;
     assert_eq!(authenticate(&emu, &secret).await.0, 200);
-    policy(&emu, "KP_ONLY", "AUTHENTICATION_METHODS = ('KEYPAIR')").await;
-    emu.admin_ok("ALTER USER U83 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.KP_ONLY")
-        .await;
+    policy_on_user(
+        &emu,
+        "KP_ONLY",
+        "AUTHENTICATION_METHODS = ('KEYPAIR')",
+        "U83",
+    )
+    .await;
     assert_error(&authenticate(&emu, &secret).await, 401, "390202", None);
 }
 
@@ -653,9 +664,7 @@ async fn conformance_085_blocked_role_invalidates_restricted_token() {
     let emu = Emulator::start().await;
     let restricted = emu.user_with_pat("U85", Some("R85")).await;
     let unrestricted = add_pat(&emu, "U85", "FREE", "DAYS_TO_EXPIRY = 5").await;
-    policy(&emu, "P85", "").await;
-    emu.admin_ok("ALTER USER U85 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.P85")
-        .await;
+    policy_on_user(&emu, "P85", "", "U85").await;
     assert_eq!(authenticate(&emu, &restricted).await.0, 200);
     emu.admin_ok(
         "ALTER AUTHENTICATION POLICY CONF_DB.PUBLIC.P85 SET PAT_POLICY = (BLOCKED_ROLES_LIST = ('R85'))",
@@ -673,9 +682,7 @@ async fn conformance_086_lowered_max_expiry() {
     emu.admin_ok("CREATE USER U86 TYPE = PERSON").await;
     let long = add_pat(&emu, "U86", "LONG", "DAYS_TO_EXPIRY = 90").await;
     let short = add_pat(&emu, "U86", "SHORT", "DAYS_TO_EXPIRY = 20").await;
-    policy(&emu, "P86", "").await;
-    emu.admin_ok("ALTER USER U86 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.P86")
-        .await;
+    policy_on_user(&emu, "P86", "", "U86").await;
     assert_eq!(authenticate(&emu, &long).await.0, 200);
     emu.admin_ok(
         "ALTER AUTHENTICATION POLICY CONF_DB.PUBLIC.P86 SET PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 15, MAX_EXPIRY_IN_DAYS = 30)",
@@ -691,14 +698,13 @@ async fn conformance_086_lowered_max_expiry() {
 async fn conformance_087_require_restriction_flipped_on() {
     let emu = Emulator::start().await;
     service_user(&emu, "SVC87", "R87").await;
-    policy(
+    policy_on_user(
         &emu,
         "P87",
         "PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
+        "SVC87",
     )
     .await;
-    emu.admin_ok("ALTER USER SVC87 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.P87")
-        .await;
     let secret = add_pat(&emu, "SVC87", "T", "DAYS_TO_EXPIRY = 5").await;
     let restricted = add_pat(
         &emu,
