@@ -256,6 +256,17 @@ impl Emulator {
         answer(response).await
     }
 
+    /// The HTTP status of `GET /emulator/v1/healthz` (no token).
+    pub async fn healthz_status(&self) -> u16 {
+        self.client
+            .get(format!("{}/emulator/v1/healthz", self.url))
+            .send()
+            .await
+            .expect("healthz request sent")
+            .status()
+            .as_u16()
+    }
+
     /// Creates a PERSON user with a PAT (no role restriction, or restricted to `role`) and
     /// returns the secret.
     pub async fn user_with_pat(&self, user: &str, role: Option<&str>) -> String {
