@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use snowpat_emulator::engine::PatSessionRules;
 
-use crate::harness::{column, keypair_jwt, public_key_b64, secret_of, Emulator};
+use crate::harness::{column, keypair_jwt, public_key_b64, secret_of, sql_bearer, Emulator};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -106,20 +106,6 @@ async fn service_user(emu: &Emulator, user: &str, role: &str) {
         .await;
     emu.admin_ok(&format!("GRANT ROLE {role} TO USER {user}"))
         .await;
-}
-
-/// A statement with an explicit token-type header (None: no header).
-async fn sql_typed(emu: &Emulator, token: &str, kind: Option<&str>, stmt: &str) -> (u16, Value) {
-    let mut request = emu
-        .client
-        .post(format!("{}/api/v2/statements", emu.url))
-        .bearer_auth(token)
-        .json(&json!({ "statement": stmt }));
-    if let Some(kind) = kind {
-        request = request.header("X-Snowflake-Authorization-Token-Type", kind);
-    }
-    let a = crate::harness::answer(request.send().await.expect("request sent")).await;
-    (a.status, a.json)
 }
 
 /// POST to a Cortex endpoint with a bearer PAT → status.
@@ -811,7 +797,7 @@ async fn conformance_092_unrestricted_session_secondary_roles() {
 async fn conformance_093_pat_sent_as_oauth() {
     let emu = Emulator::start().await;
     let secret = emu.user_with_pat("U93", None).await;
-    let got = sql_typed(&emu, &secret, Some("OAUTH"), "SELECT CURRENT_USER()").await;
+    let got = sql_bearer(&emu, &secret, Some("OAUTH"), "SELECT CURRENT_USER()").await;
     assert_error(&got, 401, "390303", None);
 }
 
@@ -821,7 +807,7 @@ async fn conformance_094_pat_with_or_without_type_header() {
     let emu = Emulator::start().await;
     let secret = emu.user_with_pat("U94", None).await;
     for kind in [None, Some("PROGRAMMATIC_ACCESS_TOKEN")] {
-        let (status, body) = sql_typed(&emu, &secret, kind, "SELECT CURRENT_USER()").await;
+        let (status, body) = sql_bearer(&emu, &secret, kind, "SELECT CURRENT_USER()").await;
         assert_eq!(status, 200, "{kind:?}: {body}");
         assert_eq!(body["data"], json!([["U94"]]));
     }

@@ -299,6 +299,26 @@ impl Drop for Emulator {
     }
 }
 
+/// `POST /api/v2/statements` with a bearer token and an optional
+/// `X-Snowflake-Authorization-Token-Type` header (None: no header).
+pub async fn sql_bearer(
+    emu: &Emulator,
+    token: &str,
+    token_type: Option<&str>,
+    statement: &str,
+) -> (u16, Value) {
+    let mut request = emu
+        .client
+        .post(format!("{}/api/v2/statements", emu.url))
+        .bearer_auth(token)
+        .json(&json!({ "statement": statement }));
+    if let Some(t) = token_type {
+        request = request.header("X-Snowflake-Authorization-Token-Type", t);
+    }
+    let a = answer(request.send().await.expect("request sent")).await;
+    (a.status, a.json)
+}
+
 pub async fn answer(response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();
     let headers = response.headers().clone();

@@ -17,7 +17,7 @@ use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::harness::{answer, column, secret_of, Answer, Emulator};
+use crate::harness::{answer, column, secret_of, sql_bearer, Answer, Emulator};
 
 const ISSUER: &str = "https://idp.example";
 const AUDIENCE: &str = "https://emulator.snowflakecomputing.com";
@@ -113,25 +113,6 @@ fn claims(name: &str, scp: &[&str]) -> Value {
         "scp": scp,
         "name": name,
     })
-}
-
-/// `POST /api/v2/statements` with a bearer token and an optional type header.
-async fn sql_bearer(
-    emu: &Emulator,
-    token: &str,
-    token_type: Option<&str>,
-    statement: &str,
-) -> (u16, Value) {
-    let mut request = emu
-        .client
-        .post(format!("{}/api/v2/statements", emu.url))
-        .bearer_auth(token)
-        .json(&json!({ "statement": statement }));
-    if let Some(t) = token_type {
-        request = request.header("X-Snowflake-Authorization-Token-Type", t);
-    }
-    let a = answer(request.send().await.expect("request sent")).await;
-    (a.status, a.json)
 }
 
 async fn sql_oauth(emu: &Emulator, token: &str, statement: &str) -> (u16, Value) {
