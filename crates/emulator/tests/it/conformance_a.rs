@@ -152,18 +152,6 @@ async fn person_under_policy_p(emu: &Emulator, clauses: &str) {
     attach_policy_p(emu, "person").await;
 }
 
-/// A SERVICE user `name` granted role `role` (created when missing).
-async fn service_user(emu: &Emulator, name: &str, role: Option<&str>) {
-    emu.admin_ok(&format!("CREATE USER {name} TYPE = SERVICE"))
-        .await;
-    if let Some(role) = role {
-        emu.admin_ok(&format!("CREATE ROLE IF NOT EXISTS {role}"))
-            .await;
-        emu.admin_ok(&format!("GRANT ROLE {role} TO USER {name}"))
-            .await;
-    }
-}
-
 /// Seconds since the epoch of a SHOW timestamp cell (`"<secs>.<9 digits>"`, protocols §2.5).
 fn epoch(cell: &Value) -> f64 {
     cell.as_str()
@@ -762,7 +750,7 @@ async fn conformance_032_occupied_account_slot_needs_force() {
         "CREATE AUTHENTICATION POLICY p2 PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
     )
     .await;
-    service_user(&emu, "SVC", None).await;
+    emu.service_user("SVC", None).await;
     emu.admin_ok("ALTER ACCOUNT SET AUTHENTICATION POLICY D.PUBLIC.P1 FOR ALL SERVICE USERS")
         .await;
     let token = emu.admin();
@@ -810,7 +798,7 @@ async fn slot_and_user_policy(emu: &Emulator, force: bool) -> (u16, Value) {
         "CREATE AUTHENTICATION POLICY p2 PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
     )
     .await;
-    service_user(emu, "SVC", None).await;
+    emu.service_user("SVC", None).await;
     let force = if force { " FORCE" } else { "" };
     emu.admin_ok(&format!(
         "ALTER ACCOUNT SET AUTHENTICATION POLICY D.PUBLIC.P1 FOR ALL SERVICE USERS{force}"
@@ -925,7 +913,7 @@ async fn conformance_037_other_user_without_privilege_cannot_add() {
 #[tokio::test]
 async fn conformance_038_service_user_without_network_policy_is_099911() {
     let emu = Emulator::start_with(|c| c.no_default_network_policy = true).await;
-    service_user(&emu, "SVC", Some("R")).await;
+    emu.service_user("SVC", Some("R")).await;
     let (status, body) = emu
         .sql(
             &emu.admin(),
@@ -941,7 +929,7 @@ async fn conformance_038_service_user_without_network_policy_is_099911() {
 #[tokio::test]
 async fn conformance_039_service_user_needs_role_restriction() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC", Some("R")).await;
+    emu.service_user("SVC", Some("R")).await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER SVC ADD PAT t").await;
     assert_sql_error(status, &body, "099904", Some("22023"));
     assert_logged_unchanged(&emu, "099904").await;
@@ -955,7 +943,7 @@ async fn conformance_039_service_user_needs_role_restriction() {
 #[tokio::test]
 async fn conformance_040_restriction_role_not_granted_is_099905() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC", None).await;
+    emu.service_user("SVC", None).await;
     emu.admin_ok("CREATE ROLE r").await;
     let (status, body) = emu
         .sql(
@@ -972,7 +960,7 @@ async fn conformance_040_restriction_role_not_granted_is_099905() {
 #[tokio::test]
 async fn conformance_041_restriction_as_literal_and_identifier() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC", Some("r")).await;
+    emu.service_user("SVC", Some("r")).await;
     let token = emu.admin();
     let (status, body) = emu
         .sql(&token, "ALTER USER SVC ADD PAT t1 ROLE_RESTRICTION = 'r'")
@@ -997,7 +985,7 @@ async fn conformance_042_service_user_unrestricted_when_policy_allows() {
         "PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
     )
     .await;
-    service_user(&emu, "SVC", None).await;
+    emu.service_user("SVC", None).await;
     attach_policy_p(&emu, "SVC").await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER SVC ADD PAT t").await;
     assert_eq!(status, 200, "{body}");
@@ -1024,7 +1012,7 @@ async fn conformance_043_person_user_restriction_required_by_policy() {
 async fn conformance_044_blocked_role_cannot_be_restriction() {
     let emu = Emulator::start().await;
     policy_p(&emu, "PAT_POLICY = (BLOCKED_ROLES_LIST = ('ACCOUNTADMIN'))").await;
-    service_user(&emu, "SVC", Some("ACCOUNTADMIN")).await;
+    emu.service_user("SVC", Some("ACCOUNTADMIN")).await;
     attach_policy_p(&emu, "SVC").await;
     let (status, body) = emu
         .sql(
@@ -1197,7 +1185,7 @@ async fn conformance_052_policy_without_pat_method_is_099910() {
 async fn automation_setup(emu: &Emulator) {
     emu.admin_ok("CREATE ROLE AUTOMATION_ROLE").await;
     emu.admin_ok("CREATE ROLE CORTEX_REST_API_ROLE").await;
-    service_user(emu, "D", Some("CORTEX_REST_API_ROLE")).await;
+    emu.service_user("D", Some("CORTEX_REST_API_ROLE")).await;
     emu.admin_ok("GRANT OWNERSHIP ON USER D TO ROLE AUTOMATION_ROLE")
         .await;
 }

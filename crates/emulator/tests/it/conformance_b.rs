@@ -98,16 +98,6 @@ async fn policy_on_user(emu: &Emulator, name: &str, clauses: &str, user: &str) {
     .await;
 }
 
-/// A SERVICE user granted role `role` (created if missing).
-async fn service_user(emu: &Emulator, user: &str, role: &str) {
-    emu.admin_ok(&format!("CREATE USER {user} TYPE = SERVICE"))
-        .await;
-    emu.admin_ok(&format!("CREATE ROLE IF NOT EXISTS {role}"))
-        .await;
-    emu.admin_ok(&format!("GRANT ROLE {role} TO USER {user}"))
-        .await;
-}
-
 /// POST to a Cortex endpoint with a bearer PAT → status.
 async fn cortex(emu: &Emulator, token: &str, path: &str, body: &Value) -> (u16, Value) {
     let response = emu
@@ -187,7 +177,7 @@ async fn conformance_057_unrestricted_pat_manages_other_users_pat() {
 #[tokio::test]
 async fn conformance_060_keypair_session_adds_service_pat() {
     let (emu, pem) = Emulator::start_with_admin_key().await;
-    service_user(&emu, "SVC60", "R60").await;
+    emu.service_user("SVC60", Some("R60")).await;
     let jwt = keypair_jwt(&pem, "EMULATOR", "ADMIN");
     let (status, body) = emu
         .sql_keypair(&jwt, "ALTER USER SVC60 ADD PAT t ROLE_RESTRICTION = 'R60'")
@@ -589,7 +579,7 @@ async fn conformance_081_not_enforced_skips_network_policy() {
 #[tokio::test]
 async fn conformance_082_enforced_not_required_service_user() {
     let emu = Emulator::start_with(|c| c.no_default_network_policy = true).await;
-    service_user(&emu, "SVC82", "R82").await;
+    emu.service_user("SVC82", Some("R82")).await;
     policy_on_user(
         &emu,
         "ENR",
@@ -683,7 +673,7 @@ async fn conformance_086_lowered_max_expiry() {
 #[tokio::test]
 async fn conformance_087_require_restriction_flipped_on() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC87", "R87").await;
+    emu.service_user("SVC87", Some("R87")).await;
     policy_on_user(
         &emu,
         "P87",
@@ -910,7 +900,7 @@ async fn conformance_104_cortex_without_cortex_user() {
 #[tokio::test]
 async fn conformance_105_show_pats_row_fields() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC105", "R105").await;
+    emu.service_user("SVC105", Some("R105")).await;
     add_pat(&emu, "SVC105", "t", "ROLE_RESTRICTION='R105'").await;
     let show = pats_of(&emu, "SVC105").await;
     assert_eq!(cell(&show, "T", "user_name").unwrap(), "SVC105");
@@ -923,7 +913,7 @@ async fn conformance_105_show_pats_row_fields() {
 #[tokio::test]
 async fn conformance_106_created_by_dropped_user() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC106", "R106").await;
+    emu.service_user("SVC106", Some("R106")).await;
     let admin2 = emu.user_with_pat("ADMIN2", None).await;
     emu.admin_ok("CREATE ROLE MPAM106").await;
     emu.admin_ok("GRANT ROLE MPAM106 TO USER ADMIN2").await;
@@ -960,7 +950,7 @@ async fn conformance_107_person_slot_policy_without_pat() {
         public_key_b64(&pem)
     ))
     .await;
-    service_user(&emu, "SVC107", "R107").await;
+    emu.service_user("SVC107", Some("R107")).await;
     policy(
         &emu,
         "NO_PAT",
@@ -1009,7 +999,7 @@ async fn conformance_108_service_slot_covers_legacy_service() {
 #[tokio::test]
 async fn conformance_109_user_policy_replacement_needs_force() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC109", "R109").await;
+    emu.service_user("SVC109", Some("R109")).await;
     policy(&emu, "P1", "").await;
     policy(&emu, "P2", "").await;
     emu.admin_ok("ALTER USER SVC109 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.P1")

@@ -267,16 +267,30 @@ impl Emulator {
             .as_u16()
     }
 
+    /// Grants `role` (created when missing) to `user`, as ADMIN.
+    pub async fn grant_role_creating(&self, role: &str, user: &str) {
+        self.admin_ok(&format!("CREATE ROLE IF NOT EXISTS {role}"))
+            .await;
+        self.admin_ok(&format!("GRANT ROLE {role} TO USER {user}"))
+            .await;
+    }
+
+    /// A SERVICE user `name`, granted `role` (created when missing) if given.
+    pub async fn service_user(&self, name: &str, role: Option<&str>) {
+        self.admin_ok(&format!("CREATE USER {name} TYPE = SERVICE"))
+            .await;
+        if let Some(role) = role {
+            self.grant_role_creating(role, name).await;
+        }
+    }
+
     /// Creates a PERSON user with a PAT (no role restriction, or restricted to `role`) and
     /// returns the secret.
     pub async fn user_with_pat(&self, user: &str, role: Option<&str>) -> String {
         self.admin_ok(&format!("CREATE USER {user} TYPE = PERSON"))
             .await;
         if let Some(role) = role {
-            self.admin_ok(&format!("CREATE ROLE IF NOT EXISTS {role}"))
-                .await;
-            self.admin_ok(&format!("GRANT ROLE {role} TO USER {user}"))
-                .await;
+            self.grant_role_creating(role, user).await;
             self.admin_ok(&format!("ALTER USER {user} SET DEFAULT_ROLE = {role}"))
                 .await;
         }
