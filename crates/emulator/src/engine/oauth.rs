@@ -422,15 +422,31 @@ impl Account {
             .is_none_or(|(_, v)| !v.eq_ignore_ascii_case("false"))
     }
 
+    /// An integration's blocked roles: its `list` property, plus the privileged roles unless the
+    /// account parameter `add_privileged` is FALSE.
+    fn blocked_roles(
+        &self,
+        p: &[(String, String)],
+        list: &str,
+        add_privileged: &str,
+    ) -> Vec<String> {
+        let mut blocked = split_list(get(p, list).unwrap_or(""));
+        if self.privileged_blocked(add_privileged) {
+            blocked.extend(PRIVILEGED_ROLES.iter().map(|r| (*r).to_owned()));
+        }
+        blocked
+    }
+
     fn external_integration(&self, o: &Object) -> Option<ExternalIntegration> {
         let p = integration_props(o)?;
         if get(p, "TYPE") != Some("EXTERNAL_OAUTH") {
             return None;
         }
-        let mut blocked = split_list(get(p, "EXTERNAL_OAUTH_BLOCKED_ROLES_LIST").unwrap_or(""));
-        if self.privileged_blocked("EXTERNAL_OAUTH_ADD_PRIVILEGED_ROLES_TO_BLOCKED_LIST") {
-            blocked.extend(PRIVILEGED_ROLES.iter().map(|r| (*r).to_owned()));
-        }
+        let blocked = self.blocked_roles(
+            p,
+            "EXTERNAL_OAUTH_BLOCKED_ROLES_LIST",
+            "EXTERNAL_OAUTH_ADD_PRIVILEGED_ROLES_TO_BLOCKED_LIST",
+        );
         Some(ExternalIntegration {
             id: o.id,
             name: o.name().to_owned(),
@@ -465,10 +481,11 @@ impl Account {
         if get(p, "TYPE") != Some("OAUTH") {
             return None;
         }
-        let mut blocked = split_list(get(p, "BLOCKED_ROLES_LIST").unwrap_or(""));
-        if self.privileged_blocked("OAUTH_ADD_PRIVILEGED_ROLES_TO_BLOCKED_LIST") {
-            blocked.extend(PRIVILEGED_ROLES.iter().map(|r| (*r).to_owned()));
-        }
+        let blocked = self.blocked_roles(
+            p,
+            "BLOCKED_ROLES_LIST",
+            "OAUTH_ADD_PRIVILEGED_ROLES_TO_BLOCKED_LIST",
+        );
         Some(OAuthClient {
             id: o.id,
             name: o.name().to_owned(),
