@@ -247,19 +247,11 @@ impl Account {
         name: &str,
         properties: &[Property],
     ) -> Result<ResultSet, SqlError> {
-        let Some(id) = self
-            .catalog
-            .object_id(Kind::NetworkPolicy, &[name.to_owned()])
+        let Some(id) =
+            self.owned_for_alter(s, Kind::NetworkPolicy, &[name.to_owned()], if_exists)?
         else {
-            if if_exists {
-                return Ok(unchanged(ResultSet::status(OK)));
-            }
-            return Err(errors::not_found(Kind::NetworkPolicy, name));
+            return Ok(unchanged(ResultSet::status(OK)));
         };
-        let roles = self.effective_roles(s);
-        if !self.catalog.owns(&roles, Target::Object(id)) {
-            return Err(self.denied(&roles, Target::Object(id)));
-        }
         let Some(obj) = self.catalog.objects.get(&id) else {
             return Err(errors::not_found(Kind::NetworkPolicy, name));
         };

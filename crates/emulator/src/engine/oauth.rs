@@ -422,15 +422,31 @@ impl Account {
             .is_none_or(|(_, v)| !v.eq_ignore_ascii_case("false"))
     }
 
+    /// An integration's blocked roles: its `list` property, plus the privileged roles unless the
+    /// account parameter `add_privileged` is FALSE.
+    fn blocked_roles(
+        &self,
+        p: &[(String, String)],
+        list: &str,
+        add_privileged: &str,
+    ) -> Vec<String> {
+        let mut blocked = split_list(get(p, list).unwrap_or(""));
+        if self.privileged_blocked(add_privileged) {
+            blocked.extend(PRIVILEGED_ROLES.iter().map(|r| (*r).to_owned()));
+        }
+        blocked
+    }
+
     fn external_integration(&self, o: &Object) -> Option<ExternalIntegration> {
         let p = integration_props(o)?;
         if get(p, "TYPE") != Some("EXTERNAL_OAUTH") {
             return None;
         }
-        let mut blocked = split_list(get(p, "EXTERNAL_OAUTH_BLOCKED_ROLES_LIST").unwrap_or(""));
-        if self.privileged_blocked("EXTERNAL_OAUTH_ADD_PRIVILEGED_ROLES_TO_BLOCKED_LIST") {
-            blocked.extend(PRIVILEGED_ROLES.iter().map(|r| (*r).to_owned()));
-        }
+        let blocked = self.blocked_roles(
+            p,
+            "EXTERNAL_OAUTH_BLOCKED_ROLES_LIST",
+            "EXTERNAL_OAUTH_ADD_PRIVILEGED_ROLES_TO_BLOCKED_LIST",
+        );
         Some(ExternalIntegration {
             id: o.id,
             name: o.name().to_owned(),
@@ -465,10 +481,11 @@ impl Account {
         if get(p, "TYPE") != Some("OAUTH") {
             return None;
         }
-        let mut blocked = split_list(get(p, "BLOCKED_ROLES_LIST").unwrap_or(""));
-        if self.privileged_blocked("OAUTH_ADD_PRIVILEGED_ROLES_TO_BLOCKED_LIST") {
-            blocked.extend(PRIVILEGED_ROLES.iter().map(|r| (*r).to_owned()));
-        }
+        let blocked = self.blocked_roles(
+            p,
+            "BLOCKED_ROLES_LIST",
+            "OAUTH_ADD_PRIVILEGED_ROLES_TO_BLOCKED_LIST",
+        );
         Some(OAuthClient {
             id: o.id,
             name: o.name().to_owned(),
@@ -1024,6 +1041,15 @@ pub struct TokenRequest {
     pub form: BTreeMap<String, String>,
 }
 
+impl TokenRequest {
+    /// Form field `field`, or `invalid_request` "<field> is required." (RFC 6749 §5.2).
+    fn required(&self, field: &str) -> Result<&String, OAuthError> {
+        self.form
+            .get(field)
+            .ok_or_else(|| OAuthError::invalid_request(format!("{field} is required.")))
+    }
+}
+
 /// Codes, verifiers and tokens are secrets: `Debug` shows the form's names only.
 impl fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -1355,14 +1381,8 @@ impl Account {
         req: &TokenRequest,
         t: DateTime<Utc>,
     ) -> Result<serde_json::Value, OAuthError> {
-        let code = req
-            .form
-            .get("code")
-            .ok_or_else(|| OAuthError::invalid_request("code is required."))?;
-        let redirect_uri = req
-            .form
-            .get("redirect_uri")
-            .ok_or_else(|| OAuthError::invalid_request("redirect_uri is required."))?;
+        let code = req.required("code")?;
+        let redirect_uri = req.required("redirect_uri")?;
         let key = sha256_hex(code.as_bytes());
         let bad_code = || OAuthError::invalid_grant("The authorization code is invalid.");
         let stored = self.oauth.codes.get(&key).cloned().ok_or_else(bad_code)?;
@@ -1464,10 +1484,7 @@ impl Account {
         req: &TokenRequest,
         t: DateTime<Utc>,
     ) -> Result<serde_json::Value, OAuthError> {
-        let token = req
-            .form
-            .get("refresh_token")
-            .ok_or_else(|| OAuthError::invalid_request("refresh_token is required."))?;
+        let token = req.required("refresh_token")?;
         let key = sha256_hex(token.as_bytes());
         let bad = || OAuthError::invalid_grant("The refresh token is invalid.");
         let record = self

@@ -387,6 +387,29 @@ impl Account {
         )))
     }
 
+    /// The object of `kind` at `path` that an ALTER in session `s` changes: `Ok(None)` when it
+    /// is missing and IF EXISTS was given (the statement does nothing), "does not exist" when it
+    /// is missing otherwise, and insufficient privileges unless an active role owns it.
+    pub(crate) fn owned_for_alter(
+        &self,
+        s: &Session,
+        kind: Kind,
+        path: &[String],
+        if_exists: bool,
+    ) -> Result<Option<u64>, SqlError> {
+        let Some(id) = self.catalog.object_id(kind, path) else {
+            if if_exists {
+                return Ok(None);
+            }
+            return Err(errors::not_found(kind, &path.join(".")));
+        };
+        let roles = self.effective_roles(s);
+        if !self.catalog.owns(&roles, Target::Object(id)) {
+            return Err(self.denied(&roles, Target::Object(id)));
+        }
+        Ok(Some(id))
+    }
+
     pub(crate) fn alter_secret(
         &mut self,
         s: &Session,
@@ -395,18 +418,11 @@ impl Account {
         properties: &[Property],
     ) -> Result<ResultSet, SqlError> {
         let path = self.object_path(s, name, "ALTER SECRET")?;
-        let Some(id) = self.catalog.object_id(Kind::Secret, &path) else {
-            if if_exists {
-                return Ok(unchanged(ResultSet::status(
-                    "Statement executed successfully.",
-                )));
-            }
-            return Err(errors::not_found(Kind::Secret, &path.join(".")));
+        let Some(id) = self.owned_for_alter(s, Kind::Secret, &path, if_exists)? else {
+            return Ok(unchanged(ResultSet::status(
+                "Statement executed successfully.",
+            )));
         };
-        let roles = self.effective_roles(s);
-        if !self.catalog.owns(&roles, Target::Object(id)) {
-            return Err(self.denied(&roles, Target::Object(id)));
-        }
         let mut new_digest = None;
         let mut new_comment = None;
         for p in properties {
@@ -543,21 +559,12 @@ impl Account {
         name: &str,
         properties: &[Property],
     ) -> Result<ResultSet, SqlError> {
-        let Some(id) = self
-            .catalog
-            .object_id(Kind::Integration, &[name.to_owned()])
+        let Some(id) = self.owned_for_alter(s, Kind::Integration, &[name.to_owned()], if_exists)?
         else {
-            if if_exists {
-                return Ok(unchanged(ResultSet::status(
-                    "Statement executed successfully.",
-                )));
-            }
-            return Err(errors::not_found(Kind::Integration, name));
+            return Ok(unchanged(ResultSet::status(
+                "Statement executed successfully.",
+            )));
         };
-        let roles = self.effective_roles(s);
-        if !self.catalog.owns(&roles, Target::Object(id)) {
-            return Err(self.denied(&roles, Target::Object(id)));
-        }
         let Some(mut o) = self.catalog.objects.get(&id).cloned() else {
             return Err(errors::not_found(Kind::Integration, name));
         };

@@ -285,23 +285,19 @@ impl Account {
             .get(&s.user_id)
             .and_then(|u| u.default_role.clone());
         let mut rows = Vec::new();
+        // How many distinct grantees (users, or else roles) hold `role`.
+        let grantees = |role, users: bool| {
+            self.catalog
+                .role_grants
+                .iter()
+                .filter(|g| g.role == role && matches!(g.to, Grantee::User(_)) == users)
+                .map(|g| g.to)
+                .collect::<BTreeSet<_>>()
+                .len()
+        };
         for r in self.catalog.roles.values().filter(|r| r.database.is_none()) {
-            let users = self
-                .catalog
-                .role_grants
-                .iter()
-                .filter(|g| g.role == r.id && matches!(g.to, Grantee::User(_)))
-                .map(|g| g.to)
-                .collect::<BTreeSet<_>>()
-                .len();
-            let to_roles = self
-                .catalog
-                .role_grants
-                .iter()
-                .filter(|g| g.role == r.id && matches!(g.to, Grantee::Role(_)))
-                .map(|g| g.to)
-                .collect::<BTreeSet<_>>()
-                .len();
+            let users = grantees(r.id, true);
+            let to_roles = grantees(r.id, false);
             let granted = self
                 .catalog
                 .role_grants

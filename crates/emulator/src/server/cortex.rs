@@ -93,12 +93,7 @@ async fn handle(shared: Arc<Shared>, request: Request, flavor: Option<Flavor>) -
             );
         }
     };
-    let requested_role = request
-        .headers()
-        .get("x-snowflake-role")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
+    let requested_role = wire::requested_role(&request);
     let bytes = match axum::body::to_bytes(request.into_body(), shared.config.max_body_bytes).await
     {
         Ok(bytes) => bytes,

@@ -997,18 +997,19 @@ fn save_session(driver: &Driver, key: &str, session: &Session) {
 
 // ---- results, monitoring, abort ----
 
-/// `GET /queries/{qid}/result`.
-pub(crate) async fn result(
-    State(shared): State<Arc<Shared>>,
-    Extension(driver): Extension<Arc<Driver>>,
-    Path(qid): Path<String>,
-    request: Request,
-) -> Response {
-    let peer = peer_of(&request);
-    let endpoint = wire::endpoint(&request);
-    let line = base_line(&shared, peer, &endpoint);
+/// The live session behind a request about query `qid` (`result`, `monitoring`) and its log line
+/// carrying `qid`; or, when the session is gone, the logged answer saying so.
+fn query_session(
+    shared: &Shared,
+    driver: &Driver,
+    request: &Request,
+    qid: &str,
+) -> Result<(Session, LogLine), Box<Response>> {
+    let peer = peer_of(request);
+    let endpoint = wire::endpoint(request);
+    let line = base_line(shared, peer, &endpoint);
     let token = snowflake_token(request.headers());
-    let session = match session_of(&driver, token.as_deref()) {
+    let session = match session_of(driver, token.as_deref()) {
         Ok((_, _, session)) => session,
         Err(gone) => {
             let body = gone_body(&gone);
@@ -1016,12 +1017,26 @@ pub(crate) async fn result(
                 code: body["code"].as_str().map(str::to_owned),
                 ..line
             });
-            return answer(&body);
+            return Err(Box::new(answer(&body)));
         }
     };
     let line = LogLine {
-        statement_handle: Some(qid.clone()),
+        statement_handle: Some(qid.to_owned()),
         ..with_session(line, &session)
+    };
+    Ok((session, line))
+}
+
+/// `GET /queries/{qid}/result`.
+pub(crate) async fn result(
+    State(shared): State<Arc<Shared>>,
+    Extension(driver): Extension<Arc<Driver>>,
+    Path(qid): Path<String>,
+    request: Request,
+) -> Response {
+    let (session, line) = match query_session(&shared, &driver, &request, &qid) {
+        Ok(found) => found,
+        Err(response) => return *response,
     };
     let found = {
         let inner = lock(&driver.inner);
@@ -1059,24 +1074,9 @@ pub(crate) async fn monitoring(
     Path(qid): Path<String>,
     request: Request,
 ) -> Response {
-    let peer = peer_of(&request);
-    let endpoint = wire::endpoint(&request);
-    let line = base_line(&shared, peer, &endpoint);
-    let token = snowflake_token(request.headers());
-    let session = match session_of(&driver, token.as_deref()) {
-        Ok((_, _, session)) => session,
-        Err(gone) => {
-            let body = gone_body(&gone);
-            shared.log(LogLine {
-                code: body["code"].as_str().map(str::to_owned),
-                ..line
-            });
-            return answer(&body);
-        }
-    };
-    let line = LogLine {
-        statement_handle: Some(qid.clone()),
-        ..with_session(line, &session)
+    let (session, line) = match query_session(&shared, &driver, &request, &qid) {
+        Ok(found) => found,
+        Err(response) => return *response,
     };
     let found = {
         let inner = lock(&driver.inner);

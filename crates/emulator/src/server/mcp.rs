@@ -223,12 +223,7 @@ pub(crate) async fn handle(
             "Missing or malformed Authorization header.",
         );
     };
-    let role = request
-        .headers()
-        .get("x-snowflake-role")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty());
+    let role = wire::requested_role(&request);
     let bytes = match axum::body::to_bytes(request.into_body(), shared.config.max_body_bytes).await
     {
         Ok(bytes) => bytes,

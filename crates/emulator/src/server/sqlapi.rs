@@ -845,14 +845,14 @@ fn lookup(
     Lookup::Found(Box::new(line))
 }
 
-/// `GET /api/v2/statements/{handle}[?partition=N]`.
-pub(crate) async fn status(
-    State(shared): State<Arc<Shared>>,
-    Path(handle): Path<String>,
-    request: Request,
-) -> Response {
-    let peer = peer_of(&request);
-    let endpoint = wire::endpoint(&request);
+/// The peer, endpoint and bearer credential of a request about a statement handle (status,
+/// cancel); or, when the Authorization header is missing or malformed, the logged 401.
+fn handle_credential(
+    shared: &Shared,
+    request: &Request,
+) -> Result<(IpAddr, String, Credential), Box<Response>> {
+    let peer = peer_of(request);
+    let endpoint = wire::endpoint(request);
     let Ok(credential) = bearer_credential(request.headers()) else {
         shared.log(LogLine {
             at: wire::rfc3339(shared.account_now()),
@@ -862,7 +862,20 @@ pub(crate) async fn status(
             status: 401,
             ..LogLine::default()
         });
-        return malformed_authorization();
+        return Err(Box::new(malformed_authorization()));
+    };
+    Ok((peer, endpoint, credential))
+}
+
+/// `GET /api/v2/statements/{handle}[?partition=N]`.
+pub(crate) async fn status(
+    State(shared): State<Arc<Shared>>,
+    Path(handle): Path<String>,
+    request: Request,
+) -> Response {
+    let (peer, endpoint, credential) = match handle_credential(&shared, &request) {
+        Ok(found) => found,
+        Err(response) => return *response,
     };
     let pairs = query::parse(request.uri().query());
     let partition = match pairs.as_deref() {
@@ -972,18 +985,9 @@ pub(crate) async fn cancel(
     Path(handle): Path<String>,
     request: Request,
 ) -> Response {
-    let peer = peer_of(&request);
-    let endpoint = wire::endpoint(&request);
-    let Ok(credential) = bearer_credential(request.headers()) else {
-        shared.log(LogLine {
-            at: wire::rfc3339(shared.account_now()),
-            peer: peer.to_string(),
-            endpoint,
-            code: Some("099922".into()),
-            status: 401,
-            ..LogLine::default()
-        });
-        return malformed_authorization();
+    let (peer, endpoint, credential) = match handle_credential(&shared, &request) {
+        Ok(found) => found,
+        Err(response) => return *response,
     };
     let worker = shared.clone();
     let answer = tokio::task::spawn_blocking(move || {

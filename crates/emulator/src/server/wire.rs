@@ -33,6 +33,17 @@ pub(crate) fn endpoint(request: &Request) -> String {
     format!("{} {}", request.method(), request.uri().path())
 }
 
+/// The role asked for in `X-Snowflake-Role` (protocols §1.4), trimmed; None when absent,
+/// blank or not text.
+pub(crate) fn requested_role(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get("x-snowflake-role")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// A JSON answer.
 pub(crate) fn json_response(status: StatusCode, body: &Value) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();

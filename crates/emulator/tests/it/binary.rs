@@ -1,7 +1,7 @@
 //! The real `snowpat-emulator` binary: the ready line, flags, and `kill -9` durability.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::json;
@@ -20,8 +20,29 @@ impl Drop for Process {
     }
 }
 
+impl Process {
+    /// SIGKILL, no graceful shutdown; waits for the process to end.
+    fn kill_9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// `--state <dir>/state.json --admin-token-file <dir>/admin.token`, and those two paths.
+fn durable_args(dir: &Path) -> (PathBuf, PathBuf, [PathBuf; 4]) {
+    let state = dir.join("state.json");
+    let admin = dir.join("admin.token");
+    let args = [
+        PathBuf::from("--state"),
+        state.clone(),
+        PathBuf::from("--admin-token-file"),
+        admin.clone(),
+    ];
+    (state, admin, args)
+}
+
 /// Starts the binary and reads its one stdout line.
-fn start(args: &[&str]) -> Process {
+fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Process {
     let mut child = Command::new(env!("CARGO_BIN_EXE_snowpat-emulator"))
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
@@ -122,14 +143,7 @@ async fn second_admin(url: &str, admin: &str) -> String {
 #[tokio::test]
 async fn interfaces_state_survives_kill_9() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
-    let admin = dir.path().join("admin.token");
-    let args = [
-        "--state",
-        state.to_str().unwrap(),
-        "--admin-token-file",
-        admin.to_str().unwrap(),
-    ];
+    let (state, admin, args) = durable_args(dir.path());
     let mut first = start(&args);
     let old_token = read(&admin);
     let second = second_admin(&first.url, &old_token).await;
@@ -142,8 +156,7 @@ async fn interfaces_state_survives_kill_9() {
     let stored = post(&first.url, &second, &add, &format!("?requestId={rid}")).await;
     assert_eq!(stored.0, 200, "{}", stored.1);
     // No graceful shutdown: SIGKILL right after the last 200.
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    first.kill_9();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -187,17 +200,9 @@ async fn interfaces_state_survives_kill_9() {
 #[tokio::test]
 async fn interfaces_rotated_admin_token_works_after_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("state.json");
-    let admin = dir.path().join("admin.token");
-    let args = [
-        "--state",
-        state.to_str().unwrap(),
-        "--admin-token-file",
-        admin.to_str().unwrap(),
-    ];
+    let (_state, admin, args) = durable_args(dir.path());
     let mut first = start(&args);
-    first.child.kill().unwrap();
-    first.child.wait().unwrap();
+    first.kill_9();
     let restarted = start(&args);
     let (status, body) = sql(&restarted.url, &read(&admin), "SELECT CURRENT_USER()").await;
     assert_eq!(status, 200, "{body}");

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use snowpat_emulator::engine::PatSessionRules;
 
-use crate::harness::{column, secret_of, Emulator};
+use crate::harness::{column, keypair_jwt, public_key_b64, secret_of, Emulator};
 
 // ------------------------------------------------------------------------------------------------
 // Helpers local to this suite.
@@ -126,16 +126,30 @@ async fn database(emu: &Emulator, db: &str) {
     emu.admin_ok(&format!("CREATE DATABASE {db}")).await;
 }
 
-/// A SERVICE user `name` granted role `role` (created when missing).
-async fn service_user(emu: &Emulator, name: &str, role: Option<&str>) {
-    emu.admin_ok(&format!("CREATE USER {name} TYPE = SERVICE"))
-        .await;
-    if let Some(role) = role {
-        emu.admin_ok(&format!("CREATE ROLE IF NOT EXISTS {role}"))
-            .await;
-        emu.admin_ok(&format!("GRANT ROLE {role} TO USER {name}"))
-            .await;
-    }
+/// Database D and, in it, authentication policy D.PUBLIC.P defined by `clauses` (as ADMIN).
+async fn policy_p(emu: &Emulator, clauses: &str) {
+    database(emu, "D").await;
+    admin_in(
+        emu,
+        "D",
+        &format!("CREATE AUTHENTICATION POLICY p {clauses}"),
+    )
+    .await;
+}
+
+/// Puts the existing user `user` under authentication policy D.PUBLIC.P.
+async fn attach_policy_p(emu: &Emulator, user: &str) {
+    emu.admin_ok(&format!(
+        "ALTER USER {user} SET AUTHENTICATION POLICY D.PUBLIC.P"
+    ))
+    .await;
+}
+
+/// [`policy_p`] with `clauses`, and a PERSON user PERSON under it.
+async fn person_under_policy_p(emu: &Emulator, clauses: &str) {
+    policy_p(emu, clauses).await;
+    emu.admin_ok("CREATE USER person TYPE = PERSON").await;
+    attach_policy_p(emu, "person").await;
 }
 
 /// Seconds since the epoch of a SHOW timestamp cell (`"<secs>.<9 digits>"`, protocols §2.5).
@@ -143,64 +157,6 @@ fn epoch(cell: &Value) -> f64 {
     cell.as_str()
         .and_then(|s| s.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("timestamp cell {cell}"))
-}
-
-/// An emulator that writes ADMIN's PKCS#8 private key to `admin.p8`.
-async fn emulator_with_key() -> Emulator {
-    Emulator::start_with(|c| {
-        c.admin_key_file = c
-            .admin_token_file
-            .as_ref()
-            .map(|p| p.with_file_name("admin.p8"));
-    })
-    .await
-}
-
-/// base64 of the DER SubjectPublicKeyInfo of the key in `pem` (the RSA_PUBLIC_KEY form, §5.1).
-fn public_key_b64(pem: &str) -> String {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key.to_public_key().to_public_key_der().expect("DER");
-    STANDARD.encode(der.as_bytes())
-}
-
-/// A key-pair JWT (protocols §3.1) for `user`, signed with the key in `pem`.
-fn jwt_for(pem: &str, account: &str, user: &str) -> String {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    use rsa::signature::{SignatureEncoding, Signer};
-    use sha2::Digest;
-
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key.to_public_key().to_public_key_der().expect("DER");
-    let fp = STANDARD.encode(sha2::Sha256::digest(der.as_bytes()));
-    let now = chrono::Utc::now().timestamp();
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = json!({"iss": format!("{account}.{user}.SHA256:{fp}"),
-                        "sub": format!("{account}.{user}"), "iat": now, "exp": now + 3000});
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{payload}");
-    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
-    let signature = signer.sign(signing_input.as_bytes()).to_vec();
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-/// One statement in a key-pair session.
-async fn sql_jwt(emu: &Emulator, jwt: &str, statement: &str) -> (u16, Value) {
-    let response = emu
-        .client
-        .post(format!("{}/api/v2/statements", emu.url))
-        .bearer_auth(jwt)
-        .header("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
-        .json(&json!({ "statement": statement }))
-        .send()
-        .await
-        .expect("request sent");
-    let a = crate::harness::answer(response).await;
-    (a.status, a.json)
 }
 
 /// A user with a PAT restricted to `role` whose only grant is `role` (plus PUBLIC): a session in
@@ -735,13 +691,7 @@ async fn conformance_028_blocked_roles_list_names_missing_role() {
 #[tokio::test]
 async fn conformance_029_pat_policy_fields_separated_by_commas() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
-        &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = ( NETWORK_POLICY_EVALUATION = ENFORCED_NOT_REQUIRED, DEFAULT_EXPIRY_IN_DAYS = 90 )",
-    )
-    .await;
+    policy_p(&emu, "PAT_POLICY = ( NETWORK_POLICY_EVALUATION = ENFORCED_NOT_REQUIRED, DEFAULT_EXPIRY_IN_DAYS = 90 )").await;
     let body = admin_in(&emu, "D", "DESCRIBE AUTHENTICATION POLICY p").await;
     assert_eq!(
         describe_value(&body, "PAT_POLICY"),
@@ -800,7 +750,7 @@ async fn conformance_032_occupied_account_slot_needs_force() {
         "CREATE AUTHENTICATION POLICY p2 PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
     )
     .await;
-    service_user(&emu, "SVC", None).await;
+    emu.service_user("SVC", None).await;
     emu.admin_ok("ALTER ACCOUNT SET AUTHENTICATION POLICY D.PUBLIC.P1 FOR ALL SERVICE USERS")
         .await;
     let token = emu.admin();
@@ -848,7 +798,7 @@ async fn slot_and_user_policy(emu: &Emulator, force: bool) -> (u16, Value) {
         "CREATE AUTHENTICATION POLICY p2 PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
     )
     .await;
-    service_user(emu, "SVC", None).await;
+    emu.service_user("SVC", None).await;
     let force = if force { " FORCE" } else { "" };
     emu.admin_ok(&format!(
         "ALTER ACCOUNT SET AUTHENTICATION POLICY D.PUBLIC.P1 FOR ALL SERVICE USERS{force}"
@@ -919,20 +869,21 @@ async fn conformance_035_policy_and_user_owner_attaches_by_qualified_name() {
 
 #[tokio::test]
 async fn conformance_036_person_user_adds_own_pat_in_key_pair_session() {
-    let emu = emulator_with_key().await;
-    let pem = std::fs::read_to_string(emu.path("admin.p8")).expect("admin key");
+    let (emu, pem) = Emulator::start_with_admin_key().await;
     emu.admin_ok("CREATE USER p TYPE = PERSON").await;
     emu.admin_ok(&format!(
         "ALTER USER p SET RSA_PUBLIC_KEY = '{}'",
         public_key_b64(&pem)
     ))
     .await;
-    let jwt = jwt_for(&pem, "EMULATOR", "P");
-    let (status, body) = sql_jwt(&emu, &jwt, "SELECT CURRENT_USER(), CURRENT_ROLE()").await;
+    let jwt = keypair_jwt(&pem, "EMULATOR", "P");
+    let (status, body) = emu
+        .sql_keypair(&jwt, "SELECT CURRENT_USER(), CURRENT_ROLE()")
+        .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"], json!([["P", "PUBLIC"]]));
     let mark = emu.log_mark().await;
-    let (status, body) = sql_jwt(&emu, &jwt, "ALTER USER ADD PAT t").await;
+    let (status, body) = emu.sql_keypair(&jwt, "ALTER USER ADD PAT t").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(column_names(&body), vec!["token_name", "token_secret"]);
     assert_eq!(num_rows(&body), 1);
@@ -962,7 +913,7 @@ async fn conformance_037_other_user_without_privilege_cannot_add() {
 #[tokio::test]
 async fn conformance_038_service_user_without_network_policy_is_099911() {
     let emu = Emulator::start_with(|c| c.no_default_network_policy = true).await;
-    service_user(&emu, "SVC", Some("R")).await;
+    emu.service_user("SVC", Some("R")).await;
     let (status, body) = emu
         .sql(
             &emu.admin(),
@@ -978,7 +929,7 @@ async fn conformance_038_service_user_without_network_policy_is_099911() {
 #[tokio::test]
 async fn conformance_039_service_user_needs_role_restriction() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC", Some("R")).await;
+    emu.service_user("SVC", Some("R")).await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER SVC ADD PAT t").await;
     assert_sql_error(status, &body, "099904", Some("22023"));
     assert_logged_unchanged(&emu, "099904").await;
@@ -992,7 +943,7 @@ async fn conformance_039_service_user_needs_role_restriction() {
 #[tokio::test]
 async fn conformance_040_restriction_role_not_granted_is_099905() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC", None).await;
+    emu.service_user("SVC", None).await;
     emu.admin_ok("CREATE ROLE r").await;
     let (status, body) = emu
         .sql(
@@ -1009,7 +960,7 @@ async fn conformance_040_restriction_role_not_granted_is_099905() {
 #[tokio::test]
 async fn conformance_041_restriction_as_literal_and_identifier() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC", Some("r")).await;
+    emu.service_user("SVC", Some("r")).await;
     let token = emu.admin();
     let (status, body) = emu
         .sql(&token, "ALTER USER SVC ADD PAT t1 ROLE_RESTRICTION = 'r'")
@@ -1029,16 +980,13 @@ async fn conformance_041_restriction_as_literal_and_identifier() {
 #[tokio::test]
 async fn conformance_042_service_user_unrestricted_when_policy_allows() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
+    policy_p(
         &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
+        "PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
     )
     .await;
-    service_user(&emu, "SVC", None).await;
-    emu.admin_ok("ALTER USER SVC SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
+    emu.service_user("SVC", None).await;
+    attach_policy_p(&emu, "SVC").await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER SVC ADD PAT t").await;
     assert_eq!(status, 200, "{body}");
     let pats = pats_of(&emu, "SVC").await;
@@ -1049,16 +997,11 @@ async fn conformance_042_service_user_unrestricted_when_policy_allows() {
 #[tokio::test]
 async fn conformance_043_person_user_restriction_required_by_policy() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
+    person_under_policy_p(
         &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_PERSON_USERS = TRUE)",
+        "PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_PERSON_USERS = TRUE)",
     )
     .await;
-    emu.admin_ok("CREATE USER person TYPE = PERSON").await;
-    emu.admin_ok("ALTER USER person SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER person ADD PAT t").await;
     assert_sql_error(status, &body, "099904", Some("22023"));
     assert_logged_unchanged(&emu, "099904").await;
@@ -1068,16 +1011,9 @@ async fn conformance_043_person_user_restriction_required_by_policy() {
 #[tokio::test]
 async fn conformance_044_blocked_role_cannot_be_restriction() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
-        &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (BLOCKED_ROLES_LIST = ('ACCOUNTADMIN'))",
-    )
-    .await;
-    service_user(&emu, "SVC", Some("ACCOUNTADMIN")).await;
-    emu.admin_ok("ALTER USER SVC SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
+    policy_p(&emu, "PAT_POLICY = (BLOCKED_ROLES_LIST = ('ACCOUNTADMIN'))").await;
+    emu.service_user("SVC", Some("ACCOUNTADMIN")).await;
+    attach_policy_p(&emu, "SVC").await;
     let (status, body) = emu
         .sql(
             &emu.admin(),
@@ -1111,16 +1047,11 @@ async fn conformance_045_days_to_expiry_out_of_builtin_range() {
 #[tokio::test]
 async fn conformance_046_days_to_expiry_above_policy_max() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
+    person_under_policy_p(
         &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 15 MAX_EXPIRY_IN_DAYS = 30)",
+        "PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 15 MAX_EXPIRY_IN_DAYS = 30)",
     )
     .await;
-    emu.admin_ok("CREATE USER person TYPE = PERSON").await;
-    emu.admin_ok("ALTER USER person SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
     let (status, body) = emu
         .sql(
             &emu.admin(),
@@ -1138,17 +1069,10 @@ async fn conformance_046_days_to_expiry_above_policy_max() {
 #[tokio::test]
 async fn conformance_047_default_expiry_builtin_and_policy() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
-        &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 90)",
-    )
-    .await;
+    policy_p(&emu, "PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 90)").await;
     emu.admin_ok("CREATE USER builtin TYPE = PERSON").await;
     emu.admin_ok("CREATE USER governed TYPE = PERSON").await;
-    emu.admin_ok("ALTER USER governed SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
+    attach_policy_p(&emu, "governed").await;
     for (user, days) in [("BUILTIN", 15.0), ("GOVERNED", 90.0)] {
         emu.admin_ok(&format!("ALTER USER {user} ADD PAT t")).await;
         let pats = pats_of(&emu, user).await;
@@ -1245,16 +1169,7 @@ async fn conformance_051_existing_token_name_and_if_not_exists() {
 #[tokio::test]
 async fn conformance_052_policy_without_pat_method_is_099910() {
     let emu = Emulator::start().await;
-    database(&emu, "D").await;
-    admin_in(
-        &emu,
-        "D",
-        "CREATE AUTHENTICATION POLICY p AUTHENTICATION_METHODS = ('PASSWORD')",
-    )
-    .await;
-    emu.admin_ok("CREATE USER person TYPE = PERSON").await;
-    emu.admin_ok("ALTER USER person SET AUTHENTICATION POLICY D.PUBLIC.P")
-        .await;
+    person_under_policy_p(&emu, "AUTHENTICATION_METHODS = ('PASSWORD')").await;
     let (status, body) = emu.sql(&emu.admin(), "ALTER USER person ADD PAT t").await;
     assert_sql_error(status, &body, "099910", Some("42501"));
     assert_logged_unchanged(&emu, "099910").await;
@@ -1270,7 +1185,7 @@ async fn conformance_052_policy_without_pat_method_is_099910() {
 async fn automation_setup(emu: &Emulator) {
     emu.admin_ok("CREATE ROLE AUTOMATION_ROLE").await;
     emu.admin_ok("CREATE ROLE CORTEX_REST_API_ROLE").await;
-    service_user(emu, "D", Some("CORTEX_REST_API_ROLE")).await;
+    emu.service_user("D", Some("CORTEX_REST_API_ROLE")).await;
     emu.admin_ok("GRANT OWNERSHIP ON USER D TO ROLE AUTOMATION_ROLE")
         .await;
 }

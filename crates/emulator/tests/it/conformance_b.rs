@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use snowpat_emulator::engine::PatSessionRules;
 
-use crate::harness::{column, secret_of, Emulator};
+use crate::harness::{column, keypair_jwt, public_key_b64, secret_of, sql_bearer, Emulator};
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3_600;
@@ -89,88 +89,13 @@ async fn policy(emu: &Emulator, name: &str, clauses: &str) {
     .await;
 }
 
-/// A SERVICE user granted role `role` (created if missing).
-async fn service_user(emu: &Emulator, user: &str, role: &str) {
-    emu.admin_ok(&format!("CREATE USER {user} TYPE = SERVICE"))
-        .await;
-    emu.admin_ok(&format!("CREATE ROLE IF NOT EXISTS {role}"))
-        .await;
-    emu.admin_ok(&format!("GRANT ROLE {role} TO USER {user}"))
-        .await;
-}
-
-/// An emulator with `--admin-key-file`; returns it and the PKCS#8 PEM.
-async fn with_admin_key() -> (Emulator, String) {
-    let emu = Emulator::start_with(|c| {
-        c.admin_key_file = c
-            .admin_token_file
-            .as_ref()
-            .map(|p| p.with_file_name("admin.p8"));
-    })
+/// [`policy`] `name` with `clauses`, set on the existing user `user`.
+async fn policy_on_user(emu: &Emulator, name: &str, clauses: &str, user: &str) {
+    policy(emu, name, clauses).await;
+    emu.admin_ok(&format!(
+        "ALTER USER {user} SET AUTHENTICATION POLICY CONF_DB.PUBLIC.{name}"
+    ))
     .await;
-    let pem = std::fs::read_to_string(emu.path("admin.p8")).expect("admin key file");
-    (emu, pem)
-}
-
-/// The base64 DER SubjectPublicKeyInfo of a PKCS#8 private key (for `RSA_PUBLIC_KEY`).
-fn public_key_b64(pem: &str) -> String {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key.to_public_key().to_public_key_der().expect("DER");
-    STANDARD.encode(der.as_bytes())
-}
-
-/// A key-pair JWT (protocols.md §3.1) for `user` signed with `pem`.
-fn keypair_jwt(pem: &str, user: &str) -> String {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    use rsa::signature::{SignatureEncoding, Signer};
-    use sha2::Digest;
-
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key.to_public_key().to_public_key_der().expect("DER");
-    let fp = STANDARD.encode(sha2::Sha256::digest(der.as_bytes()));
-    let now = chrono::Utc::now().timestamp();
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = json!({"iss": format!("EMULATOR.{user}.SHA256:{fp}"),
-                        "sub": format!("EMULATOR.{user}"), "iat": now, "exp": now + 3000});
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{payload}");
-    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
-    let signature = signer.sign(signing_input.as_bytes()).to_vec();
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-/// One statement in a key-pair session.
-async fn sql_keypair(emu: &Emulator, jwt: &str, statement: &str) -> (u16, Value) {
-    let response = emu
-        .client
-        .post(format!("{}/api/v2/statements", emu.url))
-        .bearer_auth(jwt)
-        .header("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
-        .json(&json!({ "statement": statement }))
-        .send()
-        .await
-        .expect("request sent");
-    let a = crate::harness::answer(response).await;
-    (a.status, a.json)
-}
-
-/// A statement with an explicit token-type header (None: no header).
-async fn sql_typed(emu: &Emulator, token: &str, kind: Option<&str>, stmt: &str) -> (u16, Value) {
-    let mut request = emu
-        .client
-        .post(format!("{}/api/v2/statements", emu.url))
-        .bearer_auth(token)
-        .json(&json!({ "statement": stmt }));
-    if let Some(kind) = kind {
-        request = request.header("X-Snowflake-Authorization-Token-Type", kind);
-    }
-    let a = crate::harness::answer(request.send().await.expect("request sent")).await;
-    (a.status, a.json)
 }
 
 /// POST to a Cortex endpoint with a bearer PAT → status.
@@ -251,15 +176,12 @@ async fn conformance_057_unrestricted_pat_manages_other_users_pat() {
 /// restriction.
 #[tokio::test]
 async fn conformance_060_keypair_session_adds_service_pat() {
-    let (emu, pem) = with_admin_key().await;
-    service_user(&emu, "SVC60", "R60").await;
-    let jwt = keypair_jwt(&pem, "ADMIN");
-    let (status, body) = sql_keypair(
-        &emu,
-        &jwt,
-        "ALTER USER SVC60 ADD PAT t ROLE_RESTRICTION = 'R60'",
-    )
-    .await;
+    let (emu, pem) = Emulator::start_with_admin_key().await;
+    emu.service_user("SVC60", Some("R60")).await;
+    let jwt = keypair_jwt(&pem, "EMULATOR", "ADMIN");
+    let (status, body) = emu
+        .sql_keypair(&jwt, "ALTER USER SVC60 ADD PAT t ROLE_RESTRICTION = 'R60'")
+        .await;
     assert_eq!(status, 200, "{body}");
     let secret = secret_of(&body);
     let (status, body) = authenticate(&emu, &secret).await;
@@ -642,14 +564,13 @@ async fn conformance_081_not_enforced_skips_network_policy() {
     let secret = emu.user_with_pat("U81", None).await;
     ten_net_policy(&emu, "U81").await;
     assert_error(&authenticate(&emu, &secret).await, 401, "099918", None);
-    policy(
+    policy_on_user(
         &emu,
         "NOT_ENF",
         "PAT_POLICY = (NETWORK_POLICY_EVALUATION = NOT_ENFORCED)",
+        "U81",
     )
     .await;
-    emu.admin_ok("ALTER USER U81 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.NOT_ENF")
-        .await;
     let got = authenticate(&emu, &secret).await;
     assert_eq!(got.0, 200, "{}", got.1);
 }
@@ -658,15 +579,14 @@ async fn conformance_081_not_enforced_skips_network_policy() {
 #[tokio::test]
 async fn conformance_082_enforced_not_required_service_user() {
     let emu = Emulator::start_with(|c| c.no_default_network_policy = true).await;
-    service_user(&emu, "SVC82", "R82").await;
-    policy(
+    emu.service_user("SVC82", Some("R82")).await;
+    policy_on_user(
         &emu,
         "ENR",
         "PAT_POLICY = (NETWORK_POLICY_EVALUATION = ENFORCED_NOT_REQUIRED)",
+        "SVC82",
     )
     .await;
-    emu.admin_ok("ALTER USER SVC82 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.ENR")
-        .await;
     let secret = add_pat(
         &emu,
         "SVC82",
@@ -685,9 +605,13 @@ async fn conformance_083_methods_policy_refuses_pat() {
     let emu = Emulator::start().await;
     let secret = emu.user_with_pat("U83", None).await;
     assert_eq!(authenticate(&emu, &secret).await.0, 200);
-    policy(&emu, "KP_ONLY", "AUTHENTICATION_METHODS = ('KEYPAIR')").await;
-    emu.admin_ok("ALTER USER U83 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.KP_ONLY")
-        .await;
+    policy_on_user(
+        &emu,
+        "KP_ONLY",
+        "AUTHENTICATION_METHODS = ('KEYPAIR')",
+        "U83",
+    )
+    .await;
     assert_error(&authenticate(&emu, &secret).await, 401, "390202", None);
 }
 
@@ -716,9 +640,7 @@ async fn conformance_085_blocked_role_invalidates_restricted_token() {
     let emu = Emulator::start().await;
     let restricted = emu.user_with_pat("U85", Some("R85")).await;
     let unrestricted = add_pat(&emu, "U85", "FREE", "DAYS_TO_EXPIRY = 5").await;
-    policy(&emu, "P85", "").await;
-    emu.admin_ok("ALTER USER U85 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.P85")
-        .await;
+    policy_on_user(&emu, "P85", "", "U85").await;
     assert_eq!(authenticate(&emu, &restricted).await.0, 200);
     emu.admin_ok(
         "ALTER AUTHENTICATION POLICY CONF_DB.PUBLIC.P85 SET PAT_POLICY = (BLOCKED_ROLES_LIST = ('R85'))",
@@ -736,9 +658,7 @@ async fn conformance_086_lowered_max_expiry() {
     emu.admin_ok("CREATE USER U86 TYPE = PERSON").await;
     let long = add_pat(&emu, "U86", "LONG", "DAYS_TO_EXPIRY = 90").await;
     let short = add_pat(&emu, "U86", "SHORT", "DAYS_TO_EXPIRY = 20").await;
-    policy(&emu, "P86", "").await;
-    emu.admin_ok("ALTER USER U86 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.P86")
-        .await;
+    policy_on_user(&emu, "P86", "", "U86").await;
     assert_eq!(authenticate(&emu, &long).await.0, 200);
     emu.admin_ok(
         "ALTER AUTHENTICATION POLICY CONF_DB.PUBLIC.P86 SET PAT_POLICY = (DEFAULT_EXPIRY_IN_DAYS = 15, MAX_EXPIRY_IN_DAYS = 30)",
@@ -753,15 +673,14 @@ async fn conformance_086_lowered_max_expiry() {
 #[tokio::test]
 async fn conformance_087_require_restriction_flipped_on() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC87", "R87").await;
-    policy(
+    emu.service_user("SVC87", Some("R87")).await;
+    policy_on_user(
         &emu,
         "P87",
         "PAT_POLICY = (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
+        "SVC87",
     )
     .await;
-    emu.admin_ok("ALTER USER SVC87 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.P87")
-        .await;
     let secret = add_pat(&emu, "SVC87", "T", "DAYS_TO_EXPIRY = 5").await;
     let restricted = add_pat(
         &emu,
@@ -868,7 +787,7 @@ async fn conformance_092_unrestricted_session_secondary_roles() {
 async fn conformance_093_pat_sent_as_oauth() {
     let emu = Emulator::start().await;
     let secret = emu.user_with_pat("U93", None).await;
-    let got = sql_typed(&emu, &secret, Some("OAUTH"), "SELECT CURRENT_USER()").await;
+    let got = sql_bearer(&emu, &secret, Some("OAUTH"), "SELECT CURRENT_USER()").await;
     assert_error(&got, 401, "390303", None);
 }
 
@@ -878,7 +797,7 @@ async fn conformance_094_pat_with_or_without_type_header() {
     let emu = Emulator::start().await;
     let secret = emu.user_with_pat("U94", None).await;
     for kind in [None, Some("PROGRAMMATIC_ACCESS_TOKEN")] {
-        let (status, body) = sql_typed(&emu, &secret, kind, "SELECT CURRENT_USER()").await;
+        let (status, body) = sql_bearer(&emu, &secret, kind, "SELECT CURRENT_USER()").await;
         assert_eq!(status, 200, "{kind:?}: {body}");
         assert_eq!(body["data"], json!([["U94"]]));
     }
@@ -981,7 +900,7 @@ async fn conformance_104_cortex_without_cortex_user() {
 #[tokio::test]
 async fn conformance_105_show_pats_row_fields() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC105", "R105").await;
+    emu.service_user("SVC105", Some("R105")).await;
     add_pat(&emu, "SVC105", "t", "ROLE_RESTRICTION='R105'").await;
     let show = pats_of(&emu, "SVC105").await;
     assert_eq!(cell(&show, "T", "user_name").unwrap(), "SVC105");
@@ -994,7 +913,7 @@ async fn conformance_105_show_pats_row_fields() {
 #[tokio::test]
 async fn conformance_106_created_by_dropped_user() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC106", "R106").await;
+    emu.service_user("SVC106", Some("R106")).await;
     let admin2 = emu.user_with_pat("ADMIN2", None).await;
     emu.admin_ok("CREATE ROLE MPAM106").await;
     emu.admin_ok("GRANT ROLE MPAM106 TO USER ADMIN2").await;
@@ -1024,14 +943,14 @@ async fn conformance_106_created_by_dropped_user() {
 /// user's.
 #[tokio::test]
 async fn conformance_107_person_slot_policy_without_pat() {
-    let (emu, pem) = with_admin_key().await;
+    let (emu, pem) = Emulator::start_with_admin_key().await;
     emu.admin_ok("CREATE USER P107 TYPE = PERSON").await;
     emu.admin_ok(&format!(
         "ALTER USER P107 SET RSA_PUBLIC_KEY = '{}'",
         public_key_b64(&pem)
     ))
     .await;
-    service_user(&emu, "SVC107", "R107").await;
+    emu.service_user("SVC107", Some("R107")).await;
     policy(
         &emu,
         "NO_PAT",
@@ -1042,8 +961,8 @@ async fn conformance_107_person_slot_policy_without_pat() {
         "ALTER ACCOUNT SET AUTHENTICATION POLICY CONF_DB.PUBLIC.NO_PAT FOR ALL PERSON USERS",
     )
     .await;
-    let jwt = keypair_jwt(&pem, "P107");
-    let got = sql_keypair(&emu, &jwt, "ALTER USER ADD PAT t").await;
+    let jwt = keypair_jwt(&pem, "EMULATOR", "P107");
+    let got = emu.sql_keypair(&jwt, "ALTER USER ADD PAT t").await;
     assert_error(&got, 422, "099910", Some("42501"));
     let secret = add_pat(&emu, "SVC107", "T", "ROLE_RESTRICTION = 'R107'").await;
     assert!(!secret.is_empty());
@@ -1080,7 +999,7 @@ async fn conformance_108_service_slot_covers_legacy_service() {
 #[tokio::test]
 async fn conformance_109_user_policy_replacement_needs_force() {
     let emu = Emulator::start().await;
-    service_user(&emu, "SVC109", "R109").await;
+    emu.service_user("SVC109", Some("R109")).await;
     policy(&emu, "P1", "").await;
     policy(&emu, "P2", "").await;
     emu.admin_ok("ALTER USER SVC109 SET AUTHENTICATION POLICY CONF_DB.PUBLIC.P1")

@@ -7,13 +7,7 @@ use crate::harness::{answer, Emulator};
 #[tokio::test]
 async fn healthz_needs_no_token() {
     let emu = Emulator::bare().await;
-    let response = emu
-        .client
-        .get(format!("{}/emulator/v1/healthz", emu.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(emu.healthz_status().await, 200);
 }
 
 #[tokio::test]
@@ -78,13 +72,7 @@ async fn without_control_token_file_the_control_api_is_404() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 404);
-    let response = emu
-        .client
-        .get(format!("{}/emulator/v1/healthz", emu.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(emu.healthz_status().await, 200);
 }
 
 #[tokio::test]

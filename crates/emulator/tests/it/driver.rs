@@ -7,7 +7,7 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use crate::harness::{answer, Answer, Emulator};
+use crate::harness::{answer, keypair_jwt, Answer, Emulator};
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
@@ -388,15 +388,8 @@ async fn protocols_4_3_login_answer_has_the_fixture_fields() {
 
 #[tokio::test]
 async fn protocols_4_3_key_pair_jwt_login() {
-    let emu = Emulator::start_with(|c| {
-        c.admin_key_file = c
-            .admin_token_file
-            .as_ref()
-            .map(|p| p.with_file_name("admin.pem"));
-    })
-    .await;
-    let pem = std::fs::read_to_string(emu.path("admin.pem")).expect("key file");
-    let jwt = jwt_for(&pem, "EMULATOR", "ADMIN");
+    let (emu, pem) = Emulator::start_with_admin_key().await;
+    let jwt = keypair_jwt(&pem, "EMULATOR", "ADMIN");
     let a = login(
         &emu,
         "",
@@ -411,33 +404,6 @@ async fn protocols_4_3_key_pair_jwt_login() {
     )
     .await;
     assert_login_failure(&a, "390144");
-}
-
-/// An RS256 key-pair JWT for `user` (protocols §3.1).
-fn jwt_for(pem: &str, account: &str, user: &str) -> String {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    use rsa::signature::{SignatureEncoding, Signer};
-    use sha2::Digest;
-
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key
-        .to_public_key()
-        .to_public_key_der()
-        .expect("public key DER");
-    let fp = STANDARD.encode(sha2::Sha256::digest(der.as_bytes()));
-    let now = chrono::Utc::now().timestamp();
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = json!({"iss": format!("{account}.{user}.SHA256:{fp}"),
-                        "sub": format!("{account}.{user}"), "iat": now, "exp": now + 300});
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
-    let signature = signer.sign(format!("{header}.{payload}").as_bytes());
-    format!(
-        "{header}.{payload}.{}",
-        URL_SAFE_NO_PAD.encode(signature.to_bytes())
-    )
 }
 
 #[tokio::test]

@@ -66,6 +66,20 @@ impl Emulator {
         }
     }
 
+    /// An emulator with `--admin-key-file` writing ADMIN's PKCS#8 private key to `admin.p8`;
+    /// returns it and the PEM.
+    pub async fn start_with_admin_key() -> (Self, String) {
+        let emu = Self::start_with(|c| {
+            c.admin_key_file = c
+                .admin_token_file
+                .as_ref()
+                .map(|p| p.with_file_name("admin.p8"));
+        })
+        .await;
+        let pem = std::fs::read_to_string(emu.path("admin.p8")).expect("admin key file");
+        (emu, pem)
+    }
+
     /// Stops the server and starts a new one on the same directory and config (same state file).
     pub async fn restart(mut self) -> Self {
         if let Some(running) = self.running.take() {
@@ -122,6 +136,21 @@ impl Emulator {
         let a = self
             .post_statement(token, &json!({ "statement": statement }), "")
             .await;
+        (a.status, a.json)
+    }
+
+    /// One statement in a key-pair session (bearer `jwt`, token type KEYPAIR_JWT).
+    pub async fn sql_keypair(&self, jwt: &str, statement: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}/api/v2/statements", self.url))
+            .bearer_auth(jwt)
+            .header("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
+            .json(&json!({ "statement": statement }))
+            .send()
+            .await
+            .expect("request sent");
+        let a = answer(response).await;
         (a.status, a.json)
     }
 
@@ -227,16 +256,41 @@ impl Emulator {
         answer(response).await
     }
 
+    /// The HTTP status of `GET /emulator/v1/healthz` (no token).
+    pub async fn healthz_status(&self) -> u16 {
+        self.client
+            .get(format!("{}/emulator/v1/healthz", self.url))
+            .send()
+            .await
+            .expect("healthz request sent")
+            .status()
+            .as_u16()
+    }
+
+    /// Grants `role` (created when missing) to `user`, as ADMIN.
+    pub async fn grant_role_creating(&self, role: &str, user: &str) {
+        self.admin_ok(&format!("CREATE ROLE IF NOT EXISTS {role}"))
+            .await;
+        self.admin_ok(&format!("GRANT ROLE {role} TO USER {user}"))
+            .await;
+    }
+
+    /// A SERVICE user `name`, granted `role` (created when missing) if given.
+    pub async fn service_user(&self, name: &str, role: Option<&str>) {
+        self.admin_ok(&format!("CREATE USER {name} TYPE = SERVICE"))
+            .await;
+        if let Some(role) = role {
+            self.grant_role_creating(role, name).await;
+        }
+    }
+
     /// Creates a PERSON user with a PAT (no role restriction, or restricted to `role`) and
     /// returns the secret.
     pub async fn user_with_pat(&self, user: &str, role: Option<&str>) -> String {
         self.admin_ok(&format!("CREATE USER {user} TYPE = PERSON"))
             .await;
         if let Some(role) = role {
-            self.admin_ok(&format!("CREATE ROLE IF NOT EXISTS {role}"))
-                .await;
-            self.admin_ok(&format!("GRANT ROLE {role} TO USER {user}"))
-                .await;
+            self.grant_role_creating(role, user).await;
             self.admin_ok(&format!("ALTER USER {user} SET DEFAULT_ROLE = {role}"))
                 .await;
         }
@@ -257,6 +311,26 @@ impl Drop for Emulator {
         // Running's own Drop signals shutdown.
         self.running.take();
     }
+}
+
+/// `POST /api/v2/statements` with a bearer token and an optional
+/// `X-Snowflake-Authorization-Token-Type` header (None: no header).
+pub async fn sql_bearer(
+    emu: &Emulator,
+    token: &str,
+    token_type: Option<&str>,
+    statement: &str,
+) -> (u16, Value) {
+    let mut request = emu
+        .client
+        .post(format!("{}/api/v2/statements", emu.url))
+        .bearer_auth(token)
+        .json(&json!({ "statement": statement }));
+    if let Some(t) = token_type {
+        request = request.header("X-Snowflake-Authorization-Token-Type", t);
+    }
+    let a = answer(request.send().await.expect("request sent")).await;
+    (a.status, a.json)
 }
 
 pub async fn answer(response: reqwest::Response) -> Answer {
@@ -313,4 +387,38 @@ pub fn lines_of_kind<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
         .iter()
         .filter(|l| l["statement_kind"].as_str() == Some(kind))
         .collect()
+}
+
+/// base64 of the DER SubjectPublicKeyInfo of the PKCS#8 key in `pem` (the RSA_PUBLIC_KEY form,
+/// snowflake-behaviour §5.1).
+pub fn public_key_b64(pem: &str) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine as _;
+    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
+    let der = key.to_public_key().to_public_key_der().expect("DER");
+    STANDARD.encode(der.as_bytes())
+}
+
+/// A key-pair JWT (protocols §3.1) for `account`.`user`, RS256-signed with the PKCS#8 key in
+/// `pem`, issued now and valid for 3000 seconds.
+pub fn keypair_jwt(pem: &str, account: &str, user: &str) -> String {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
+    use rsa::signature::{SignatureEncoding, Signer};
+    use sha2::Digest;
+
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
+    let der = key.to_public_key().to_public_key_der().expect("DER");
+    let fp = STANDARD.encode(sha2::Sha256::digest(der.as_bytes()));
+    let now = chrono::Utc::now().timestamp();
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let claims = json!({"iss": format!("{account}.{user}.SHA256:{fp}"),
+                        "sub": format!("{account}.{user}"), "iat": now, "exp": now + 3000});
+    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signing_input = format!("{header}.{payload}");
+    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
+    let signature = signer.sign(signing_input.as_bytes()).to_vec();
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
 }

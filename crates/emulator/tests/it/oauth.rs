@@ -17,7 +17,7 @@ use rsa::RsaPrivateKey;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
-use crate::harness::{answer, column, secret_of, Emulator};
+use crate::harness::{answer, column, secret_of, sql_bearer, Answer, Emulator};
 
 const ISSUER: &str = "https://idp.example";
 const AUDIENCE: &str = "https://emulator.snowflakecomputing.com";
@@ -115,46 +115,33 @@ fn claims(name: &str, scp: &[&str]) -> Value {
     })
 }
 
-/// `POST /api/v2/statements` with a bearer token and an optional type header.
-async fn sql_bearer(
-    emu: &Emulator,
-    token: &str,
-    token_type: Option<&str>,
-    statement: &str,
-) -> (u16, Value) {
-    let mut request = emu
-        .client
-        .post(format!("{}/api/v2/statements", emu.url))
-        .bearer_auth(token)
-        .json(&json!({ "statement": statement }));
-    if let Some(t) = token_type {
-        request = request.header("X-Snowflake-Authorization-Token-Type", t);
-    }
-    let a = answer(request.send().await.expect("request sent")).await;
-    (a.status, a.json)
-}
-
 async fn sql_oauth(emu: &Emulator, token: &str, statement: &str) -> (u16, Value) {
     sql_bearer(emu, token, Some("OAUTH"), statement).await
 }
 
 /// `USE ...; SELECT CURRENT_ROLE()` as a two-statement request (USE needs one, protocols §2.6).
 async fn use_then_role(emu: &Emulator, token: &str, use_statement: &str) -> (u16, Value) {
-    let a = answer(
+    let body = json!({
+        "statement": format!("{use_statement}; SELECT CURRENT_ROLE()"),
+        "parameters": { "MULTI_STATEMENT_COUNT": "2" },
+    });
+    let a = post_oauth(emu, token, &body).await;
+    (a.status, a.json)
+}
+
+/// `POST /api/v2/statements` with an OAuth bearer token and the request body `body`.
+async fn post_oauth(emu: &Emulator, token: &str, body: &Value) -> Answer {
+    answer(
         emu.client
             .post(format!("{}/api/v2/statements", emu.url))
             .bearer_auth(token)
             .header("X-Snowflake-Authorization-Token-Type", "OAUTH")
-            .json(&json!({
-                "statement": format!("{use_statement}; SELECT CURRENT_ROLE()"),
-                "parameters": { "MULTI_STATEMENT_COUNT": "2" },
-            }))
+            .json(body)
             .send()
             .await
             .expect("request sent"),
     )
-    .await;
-    (a.status, a.json)
+    .await
 }
 
 #[track_caller]
@@ -336,15 +323,10 @@ async fn external_oauth_use_role_follows_any_role_mode() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "099920", "{body}");
     // ... and so is another role in the request (protocols §1.4): 400 390186.
-    let a = answer(
-        emu.client
-            .post(format!("{}/api/v2/statements", emu.url))
-            .bearer_auth(idp.sign(&c))
-            .header("X-Snowflake-Authorization-Token-Type", "OAUTH")
-            .json(&json!({ "statement": "SELECT 1", "role": "OTHER" }))
-            .send()
-            .await
-            .expect("sent"),
+    let a = post_oauth(
+        &emu,
+        &idp.sign(&c),
+        &json!({ "statement": "SELECT 1", "role": "OTHER" }),
     )
     .await;
     assert_eq!(a.status, 400, "{}", a.json);
@@ -1464,15 +1446,10 @@ async fn external_oauth_privileged_default_and_enable_for_privilege() {
     let (status, body) = use_then_role(&emu, &idp.sign(&c), "USE ROLE other").await;
     assert_eq!(status, 200, "{body}");
     // The requested-role header follows the same rule.
-    let a = answer(
-        emu.client
-            .post(format!("{}/api/v2/statements", emu.url))
-            .bearer_auth(idp.sign(&c))
-            .header("X-Snowflake-Authorization-Token-Type", "OAUTH")
-            .json(&json!({ "statement": "SELECT CURRENT_ROLE()", "role": "OTHER" }))
-            .send()
-            .await
-            .expect("sent"),
+    let a = post_oauth(
+        &emu,
+        &idp.sign(&c),
+        &json!({ "statement": "SELECT CURRENT_ROLE()", "role": "OTHER" }),
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.json);

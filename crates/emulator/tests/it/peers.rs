@@ -68,11 +68,5 @@ async fn non_loopback_peers_meet_the_network_policy_and_no_control_api() {
         403,
         "control API: loopback peers only"
     );
-    let response = emu
-        .client
-        .get(format!("{}/emulator/v1/healthz", emu.url))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(emu.healthz_status().await, 200);
 }

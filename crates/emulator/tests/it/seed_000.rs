@@ -131,7 +131,7 @@ struct Provisioner<'a> {
     role: &'static str,
 }
 
-impl Provisioner<'_> {
+impl<'a> Provisioner<'a> {
     async fn execute(&self, sql: &str) -> (u16, Value) {
         let response = self
             .emu
@@ -157,13 +157,27 @@ impl Provisioner<'_> {
         body
     }
 
+    /// The automation user's session (AUTOMATION_ROLE) with its PAT `automation_pat`.
+    fn automation(emu: &'a Emulator, automation_pat: String) -> Self {
+        Self {
+            emu,
+            automation_pat,
+            role: "AUTOMATION_ROLE",
+        }
+    }
+
+    /// `provision_deployment`, statement 1: the SERVICE user DEPLOYMENT_<id>.
+    async fn create_deployment_user(&self, id: &str) {
+        self.execute_ok(&format!(
+            "CREATE USER IF NOT EXISTS DEPLOYMENT_{id} TYPE = SERVICE DEFAULT_ROLE = CORTEX_REST_API_ROLE"
+        ))
+        .await;
+    }
+
     /// `provision_deployment`, statements 1–4 (everything before the ADD).
     async fn prepare_deployment(&self, id: &str, auth_policy_fqn: &str) {
         let user = format!("DEPLOYMENT_{id}");
-        self.execute_ok(&format!(
-            "CREATE USER IF NOT EXISTS {user} TYPE = SERVICE DEFAULT_ROLE = CORTEX_REST_API_ROLE"
-        ))
-        .await;
+        self.create_deployment_user(id).await;
         self.execute_ok(&format!("GRANT ROLE CORTEX_REST_API_ROLE TO USER {user}"))
             .await;
         self.execute_ok(&format!(
@@ -286,11 +300,7 @@ fn message(body: &Value) -> String {
 async fn seed_000_works_as_written() {
     let emu = Emulator::start().await;
     let automation_pat = setup(&emu).await;
-    let provisioner = Provisioner {
-        emu: &emu,
-        automation_pat,
-        role: "AUTOMATION_ROLE",
-    };
+    let provisioner = Provisioner::automation(&emu, automation_pat);
 
     let token = provisioner
         .provision_deployment("0001", &policy_fqn())
@@ -352,11 +362,7 @@ async fn seed_000_troubleshooting_role_restriction_mismatch() {
         )
         .await;
     let restricted = crate::harness::secret_of(&body);
-    let provisioner = Provisioner {
-        emu: &emu,
-        automation_pat: restricted,
-        role: "AUTOMATION_ROLE",
-    };
+    let provisioner = Provisioner::automation(&emu, restricted);
     provisioner.prepare_deployment("0001", &policy_fqn()).await;
     let mark = emu.log_mark().await;
     let (status, body) = provisioner
@@ -421,16 +427,8 @@ async fn seed_000_troubleshooting_grant_insufficient_privileges() {
         let body = step_ok(&emu, STEP_4).await;
         secret_from_children(&emu, &body).await
     };
-    let provisioner = Provisioner {
-        emu: &emu,
-        automation_pat,
-        role: "AUTOMATION_ROLE",
-    };
-    provisioner
-        .execute_ok(
-            "CREATE USER IF NOT EXISTS DEPLOYMENT_0001 TYPE = SERVICE DEFAULT_ROLE = CORTEX_REST_API_ROLE",
-        )
-        .await;
+    let provisioner = Provisioner::automation(&emu, automation_pat);
+    provisioner.create_deployment_user("0001").await;
     let (status, body) = provisioner
         .execute("GRANT ROLE CORTEX_REST_API_ROLE TO USER DEPLOYMENT_0001")
         .await;
@@ -456,16 +454,8 @@ async fn seed_000_troubleshooting_grant_insufficient_privileges() {
 async fn seed_000_troubleshooting_role_not_granted() {
     let emu = Emulator::start().await;
     let automation_pat = setup(&emu).await;
-    let provisioner = Provisioner {
-        emu: &emu,
-        automation_pat,
-        role: "AUTOMATION_ROLE",
-    };
-    provisioner
-        .execute_ok(
-            "CREATE USER IF NOT EXISTS DEPLOYMENT_0001 TYPE = SERVICE DEFAULT_ROLE = CORTEX_REST_API_ROLE",
-        )
-        .await;
+    let provisioner = Provisioner::automation(&emu, automation_pat);
+    provisioner.create_deployment_user("0001").await;
     provisioner
         .execute_ok(&format!(
             "ALTER USER DEPLOYMENT_0001 SET AUTHENTICATION POLICY {}",
@@ -506,16 +496,8 @@ async fn seed_000_troubleshooting_policy_not_authorized() {
         let body = step_ok(&emu, STEP_4).await;
         secret_from_children(&emu, &body).await
     };
-    let provisioner = Provisioner {
-        emu: &emu,
-        automation_pat,
-        role: "AUTOMATION_ROLE",
-    };
-    provisioner
-        .execute_ok(
-            "CREATE USER IF NOT EXISTS DEPLOYMENT_0001 TYPE = SERVICE DEFAULT_ROLE = CORTEX_REST_API_ROLE",
-        )
-        .await;
+    let provisioner = Provisioner::automation(&emu, automation_pat);
+    provisioner.create_deployment_user("0001").await;
     provisioner
         .execute_ok("GRANT ROLE CORTEX_REST_API_ROLE TO USER DEPLOYMENT_0001")
         .await;

@@ -4,7 +4,7 @@ use std::io::Read;
 
 use serde_json::{json, Value};
 
-use crate::harness::{column, Emulator};
+use crate::harness::{column, keypair_jwt, Emulator};
 
 fn is_epoch_9(text: &str) -> bool {
     let Some((secs, frac)) = text.split_once('.') else {
@@ -462,41 +462,10 @@ async fn secrets_never_reach_the_request_log() {
     assert!(!text.contains(&emu.admin()));
 }
 
-/// A key-pair JWT (protocols §3.1) signed with the `--admin-key-file` key.
-fn admin_jwt(pem: &str, account: &str) -> String {
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-    use base64::Engine as _;
-    use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
-    use rsa::signature::{SignatureEncoding, Signer};
-    use sha2::Digest;
-
-    let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
-    let der = key.to_public_key().to_public_key_der().unwrap();
-    let fp = STANDARD.encode(sha2::Sha256::digest(der.as_bytes()));
-    let now = chrono::Utc::now().timestamp();
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
-    let claims = json!({"iss": format!("{account}.ADMIN.SHA256:{fp}"),
-                        "sub": format!("{account}.ADMIN"), "iat": now, "exp": now + 3000});
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{payload}");
-    let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);
-    let signature = signer.sign(signing_input.as_bytes()).to_vec();
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
 #[tokio::test]
 async fn interfaces_admin_key_file_gives_a_working_key_pair() {
-    let emu = Emulator::start_with(|c| {
-        c.admin_key_file = Some(
-            c.admin_token_file
-                .as_ref()
-                .unwrap()
-                .with_file_name("admin.p8"),
-        );
-    })
-    .await;
+    let (emu, pem) = Emulator::start_with_admin_key().await;
     let path = emu.path("admin.p8");
-    let pem = std::fs::read_to_string(&path).unwrap();
     assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
     #[cfg(unix)]
     {
@@ -504,18 +473,9 @@ async fn interfaces_admin_key_file_gives_a_working_key_pair() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let jwt = admin_jwt(&pem, "EMULATOR");
-    let response = emu
-        .client
-        .post(format!("{}/api/v2/statements", emu.url))
-        .bearer_auth(&jwt)
-        .header("X-Snowflake-Authorization-Token-Type", "KEYPAIR_JWT")
-        .json(&json!({"statement": "SELECT CURRENT_USER()"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let body: Value = response.json().await.unwrap();
+    let jwt = keypair_jwt(&pem, "EMULATOR", "ADMIN");
+    let (status, body) = emu.sql_keypair(&jwt, "SELECT CURRENT_USER()").await;
+    assert_eq!(status, 200);
     assert_eq!(body["data"], json!([["ADMIN"]]));
     let lines = emu.control_log(0).await;
     assert_eq!(lines.last().unwrap()["auth"], "keypair");

@@ -5,11 +5,7 @@ use super::*;
 /// A PERSON user `name` holding only PUBLIC, as a key-pair session.
 fn plain_session(a: &mut Account, sess: &mut Session, name: &str) -> Session {
     sql(a, sess, &format!("CREATE USER {name}"));
-    let mut s = a
-        .internal_session(&name.to_uppercase())
-        .unwrap_or_else(|| panic!("{name}"));
-    s.auth = AuthMethod::KeyPair;
-    s
+    session_with(a, &name.to_uppercase(), AuthMethod::KeyPair)
 }
 
 fn col(r: &ResultSet, c: &str) -> Vec<Option<String>> {
@@ -577,8 +573,7 @@ fn or_replace_needs_ownership_of_the_existing_object() {
     sql(&mut a, &mut sess, "CREATE DATABASE d");
     sql(&mut a, &mut sess, "GRANT ROLE USERADMIN TO USER u");
     sql(&mut a, &mut sess, "GRANT ROLE SYSADMIN TO USER u");
-    let mut us = a.internal_session("U").unwrap_or_else(|| panic!("U"));
-    us.auth = AuthMethod::KeyPair;
+    let mut us = session_with(&a, "U", AuthMethod::KeyPair);
     sql(&mut a, &mut us, "USE ROLE USERADMIN");
     assert_eq!(
         sql_code(&mut a, &mut us, "CREATE OR REPLACE ROLE r"),

@@ -52,6 +52,18 @@ pub(super) fn admin(a: &Account) -> Session {
         .unwrap_or_else(|| panic!("ADMIN exists"))
 }
 
+/// A session of the existing user `user` (its default role), as the engine builds one.
+pub(super) fn session_of(a: &Account, user: &str) -> Session {
+    a.internal_session(user).unwrap_or_else(|| panic!("{user}"))
+}
+
+/// [`session_of`] `user`, authenticated by `auth`.
+pub(super) fn session_with(a: &Account, user: &str, auth: AuthMethod) -> Session {
+    let mut s = session_of(a, user);
+    s.auth = auth;
+    s
+}
+
 pub(super) fn id(s: &str) -> Ident {
     Ident::new(s)
 }
@@ -559,8 +571,7 @@ fn every_statement_form_answers_without_panicking() {
         let mut sess = if with_admin {
             adm
         } else {
-            a.internal_session("PLAIN")
-                .unwrap_or_else(|| panic!("PLAIN"))
+            session_of(&a, "PLAIN")
         };
         for text in texts {
             let st = match snowpat_sql::parse_statement(text) {

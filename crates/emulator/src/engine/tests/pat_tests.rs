@@ -520,7 +520,7 @@ fn conformance_074_075_show_privilege_and_columns() {
     assert!(!show.carries_secret && !show.changed);
     // B: a PERSON user with only PUBLIC, logged in by key pair stand-in (internal session)
     ok(&mut a, &mut sess, create_user("B", vec![]));
-    let mut b = a.internal_session("B").unwrap_or_else(|| panic!("B"));
+    let mut b = session_of(&a, "B");
     assert_eq!(code(&mut a, &mut b, show_pats(Some("SVC"))), "003001");
     // self-PERSON needs nothing
     ok(&mut a, &mut b, show_pats(None));
@@ -618,9 +618,7 @@ fn conformance_105_106_show_created_by_and_dropped_creator() {
     );
     ok(&mut a, &mut sess, grant_role_user("M", "ADMIN2"));
     let admin2_id = a.catalog.user_id("ADMIN2").unwrap_or_default();
-    let mut s2 = a
-        .internal_session("ADMIN2")
-        .unwrap_or_else(|| panic!("ADMIN2"));
+    let mut s2 = session_of(&a, "ADMIN2");
     ok(&mut a, &mut s2, add_pat(Some("SVC"), "T2", Some("R"), None));
     ok(
         &mut a,
@@ -757,8 +755,7 @@ fn conformance_036_person_user_adds_own_token() {
     let mut a = account();
     let mut sess = admin(&a);
     ok(&mut a, &mut sess, create_user("P", vec![]));
-    let mut p = a.internal_session("P").unwrap_or_else(|| panic!("P"));
-    p.auth = AuthMethod::KeyPair;
+    let mut p = session_with(&a, "P", AuthMethod::KeyPair);
     let r = ok(
         &mut a,
         &mut p,
@@ -774,7 +771,7 @@ fn conformance_037_other_user_without_privilege() {
     let mut sess = admin(&a);
     ok(&mut a, &mut sess, create_user("P", vec![]));
     ok(&mut a, &mut sess, create_user("B", vec![]));
-    let mut b = a.internal_session("B").unwrap_or_else(|| panic!("B"));
+    let mut b = session_of(&a, "B");
     assert_eq!(
         code(&mut a, &mut b, add_pat(Some("P"), "T", None, None)),
         "003001"
@@ -792,8 +789,7 @@ fn conformance_058_059_oauth_session_rules() {
         sql(&mut a, &mut sess, "CREATE ROLE other");
         sql(&mut a, &mut sess, "GRANT ROLE other TO USER u");
         // an OAuth session as the OAuth work will open it
-        let mut o = a.internal_session("U").unwrap_or_else(|| panic!("U"));
-        o.auth = AuthMethod::OAuth;
+        let mut o = session_with(&a, "U", AuthMethod::OAuth);
         if mode == PatSessionRules::Observed {
             assert_eq!(sql_code(&mut a, &mut o, "ALTER USER ADD PAT p"), "099420");
             assert_eq!(

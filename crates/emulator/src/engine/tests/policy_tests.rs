@@ -189,8 +189,7 @@ fn conformance_035_policy_owner_applies_by_qualified_name() {
         "GRANT OWNERSHIP ON AUTHENTICATION POLICY d.s.p TO ROLE auto",
     );
     sql(&mut a, &mut sess, "GRANT OWNERSHIP ON USER u TO ROLE auto");
-    let mut s = a.internal_session("AU").unwrap_or_else(|| panic!("AU"));
-    s.auth = AuthMethod::KeyPair;
+    let mut s = session_with(&a, "AU", AuthMethod::KeyPair);
     sql(
         &mut a,
         &mut s,
@@ -293,8 +292,7 @@ fn conformance_107_108_account_type_slots() {
         "ALTER ACCOUNT SET AUTHENTICATION POLICY no_pat FOR ALL PERSON USERS",
     );
     sql(&mut a, &mut sess, "CREATE USER p");
-    let mut ps = a.internal_session("P").unwrap_or_else(|| panic!("P"));
-    ps.auth = AuthMethod::KeyPair;
+    let mut ps = session_with(&a, "P", AuthMethod::KeyPair);
     assert_eq!(sql_code(&mut a, &mut ps, "ALTER USER ADD PAT t"), "099910");
     sql(
         &mut a,
