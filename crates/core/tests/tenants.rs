@@ -1068,7 +1068,7 @@ async fn deployment_users_are_subject_to_the_blueprints_network_policy() {
             .build()
             .expect("provisioner");
         let tenants = Tenants::new(
-            provisioner,
+            provisioner.clone(),
             Arc::new(
                 SqliteStore::open_path(&env.dir.path().join("np.db"))
                     .await
@@ -1087,11 +1087,34 @@ async fn deployment_users_are_subject_to_the_blueprints_network_policy() {
             .provision(&t, &env.sink(), 30)
             .await
             .unwrap_or_else(|e| panic!("{cidr}: provision: {e}"));
-        // A rerun converges without re-attaching.
+        // A user without the policy (created before it was attached, or detached since): the
+        // rerun sees it in DESCRIBE USER and attaches it again.
+        provisioner
+            .execute(&snowpat_client::Statement::new(
+                "ALTER USER NP_DEPLOYMENT_N1 UNSET NETWORK_POLICY",
+            ))
+            .await
+            .expect("unset");
         tenants
             .provision(&t, &env.sink(), 30)
             .await
             .unwrap_or_else(|e| panic!("{cidr}: rerun: {e}"));
+        let describe = admin
+            .execute(&snowpat_client::Statement::new(
+                "DESCRIBE USER NP_DEPLOYMENT_N1",
+            ))
+            .await
+            .expect("describe");
+        let np = describe
+            .rows()
+            .iter()
+            .find(|r| r.get::<String>("property").ok().as_deref() == Some("NETWORK_POLICY"))
+            .and_then(|r| r.get::<String>("value").ok());
+        assert_eq!(
+            np.as_deref(),
+            Some("SNOWPAT_DEPLOYMENT_NETWORK_POLICY"),
+            "{cidr}"
+        );
         let secret = env.read_secret("N1");
         let result = env.authenticate(&secret).await;
         match expected {
