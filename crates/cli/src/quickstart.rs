@@ -141,6 +141,10 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
         listen: ([127, 0, 0, 1], 0).into(),
         admin_token_file: Some(dir.path().join("admin.token")),
         control_token_file: Some(dir.path().join("control.token")),
+        // The real setup: no account-level loopback policy; the blueprint's network policy,
+        // attached to the automation and deployment users, is what satisfies
+        // ENFORCED_REQUIRED (`snowflake-behaviour.md` §6.5).
+        no_default_network_policy: true,
         ..server::Config::default()
     };
     let account = config.account.clone();
@@ -161,7 +165,7 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
 
     // 1. The blueprint, as ADMIN; the automation key goes to a temporary sink.
     let mt = MultiTenantConfig {
-        allowed_cidrs: vec!["127.0.0.0/8".into()],
+        allowed_cidrs: vec!["127.0.0.1/32".into()],
         ..MultiTenantConfig::default()
     };
     let blueprint = MultiTenant::new(mt, Options::default())?;

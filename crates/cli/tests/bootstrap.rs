@@ -23,7 +23,9 @@ fn plan_prints_the_sql_and_sends_only_reads() {
         "REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE",
         "NETWORK_POLICY_EVALUATION = ENFORCED_REQUIRED",
         "VALUE_LIST = ('10.0.0.0/8')",
-        "CREATE USER IF NOT EXISTS AUTOMATION_USER TYPE = SERVICE DEFAULT_ROLE = AUTOMATION_ROLE;",
+        "CREATE USER IF NOT EXISTS AUTOMATION_USER TYPE = SERVICE DEFAULT_ROLE = AUTOMATION_ROLE \
+         NETWORK_POLICY = SNOWPAT_DEPLOYMENT_NETWORK_POLICY;",
+        "GRANT OWNERSHIP ON NETWORK POLICY SNOWPAT_DEPLOYMENT_NETWORK_POLICY TO ROLE AUTOMATION_ROLE;",
         "RSA_PUBLIC_KEY = '***'",
     ] {
         assert!(text.contains(sql), "missing {sql:?} in\n{text}");
@@ -96,7 +98,7 @@ fn drift_made_by_hand_shows_in_plan_and_apply_converges() {
         &["bootstrap", "multi-tenant", "--apply", "--sink", &sink],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    emu.admin_sql("DROP NETWORK POLICY SNOWPAT_DEPLOYMENT_NETWORK_POLICY");
+    emu.admin_sql("GRANT APPLY AUTHENTICATION POLICY ON ACCOUNT TO ROLE AUTOMATION_ROLE");
     emu.admin_sql(
         "ALTER AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY SET PAT_POLICY = \
          (REQUIRE_ROLE_RESTRICTION_FOR_SERVICE_USERS = FALSE)",
@@ -106,7 +108,7 @@ fn drift_made_by_hand_shows_in_plan_and_apply_converges() {
     assert!(plan.status.success(), "{}", stderr(&plan));
     let text = stdout(&plan);
     assert!(
-        text.contains("CREATE NETWORK POLICY IF NOT EXISTS SNOWPAT_DEPLOYMENT_NETWORK_POLICY"),
+        text.contains("REVOKE APPLY AUTHENTICATION POLICY ON ACCOUNT FROM ROLE AUTOMATION_ROLE"),
         "{text}"
     );
     assert!(
@@ -139,6 +141,12 @@ fn drift_made_by_hand_shows_in_plan_and_apply_converges() {
 fn the_automation_key_opens_a_key_pair_session_as_the_automation_user() {
     let emu = Emulator::start();
     let work = tempfile::tempdir().unwrap();
+    // The automation user is behind the blueprint's network policy: allow loopback.
+    std::fs::write(
+        work.path().join("snowpat.toml"),
+        "[blueprint.multi-tenant]\nallowed_cidrs = [\"127.0.0.1/32\"]\n",
+    )
+    .unwrap();
     let key = work.path().join("automation.p8");
     let sink = format!("file:{}", key.display());
     let out = emu.snowpat(
@@ -267,6 +275,9 @@ fn bad_usage_exits_2_and_sends_nothing() {
 fn the_printed_connection_snippet_runs_tenant_provision() {
     let emu = Emulator::start();
     let work = tempfile::tempdir().unwrap();
+    // The automation and deployment users get the blueprint's network policy: allow loopback.
+    let blueprint = "[blueprint.multi-tenant]\nallowed_cidrs = [\"127.0.0.1/32\"]\n";
+    std::fs::write(work.path().join("snowpat.toml"), blueprint).unwrap();
     let sink = format!("file:{}", work.path().join("automation.p8").display());
     let out = emu.snowpat(
         work.path(),
@@ -275,7 +286,11 @@ fn the_printed_connection_snippet_runs_tenant_provision() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let snippet = &text[text.find("[connection]").unwrap()..];
-    std::fs::write(work.path().join("snowpat.toml"), snippet).unwrap();
+    std::fs::write(
+        work.path().join("snowpat.toml"),
+        format!("{snippet}\n{blueprint}"),
+    )
+    .unwrap();
     let store = format!("sqlite:{}", work.path().join("state.db").display());
     let tokens = format!("file:{}/{{id}}.token", work.path().display());
     let before = emu.last_seq();
@@ -321,9 +336,9 @@ fn json_output_is_one_object_per_line() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let summary = lines.last().unwrap();
-    assert_eq!(summary["changes"], 18);
+    assert_eq!(summary["changes"], 19);
     assert_eq!(summary["applied"], false);
-    assert_eq!(lines.len(), 19);
+    assert_eq!(lines.len(), 20);
     assert!(lines[0]["sql"]
         .as_str()
         .unwrap()

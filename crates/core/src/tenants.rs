@@ -19,6 +19,7 @@ use snowpat_sql::ast::{
 };
 use uuid::Uuid;
 
+use crate::blueprints::multi_tenant::NETWORK_POLICY;
 use crate::config::{MultiTenantConfig, TenantsConfig};
 use crate::sinks::{Sink, SinkError, SinkSpec};
 use crate::store::{JournalState, Store, StoreError, TenantRecord, TokenRecord};
@@ -123,6 +124,20 @@ impl Settings {
 
     fn role(&self) -> Ident {
         Ident::new(self.blueprint.runtime_role.to_ascii_uppercase())
+    }
+
+    fn automation_role(&self) -> Ident {
+        Ident::new(self.blueprint.automation_role.to_ascii_uppercase())
+    }
+
+    /// The blueprint's network policy, attached to every deployment user unless
+    /// `allowed_cidrs = ["none"]` (`snowflake-behaviour.md` §6.5: under ENFORCED_REQUIRED a
+    /// service user must be subject to a policy with a network rule to generate and use a PAT).
+    pub fn network_policy(&self) -> Option<Ident> {
+        match self.blueprint.cidrs() {
+            Ok(None) => None,
+            _ => Some(Ident::new(NETWORK_POLICY)),
+        }
     }
 
     fn policy(&self) -> ObjectName {
@@ -263,6 +278,20 @@ impl<S: Store> Tenants<S> {
         }
     }
 
+    /// The NETWORK_POLICY property of `DESCRIBE USER` (empty or `null` when none is attached).
+    async fn user_network_policy(&self, user: &Ident) -> Result<String, TenantError> {
+        let rs = self
+            .run(&Statement::DescribeUser { name: user.clone() })
+            .await?;
+        for row in rs.rows() {
+            let property: Option<String> = row.get("property")?;
+            if property.as_deref() == Some("NETWORK_POLICY") {
+                return Ok(row.get::<Option<String>>("value")?.unwrap_or_default());
+            }
+        }
+        Ok(String::new())
+    }
+
     /// Server time (`SELECT CURRENT_TIMESTAMP()`), never the local clock.
     pub async fn server_now(&self) -> Result<ServerTime, TenantError> {
         let select = Statement::Select(Select {
@@ -370,19 +399,63 @@ impl<S: Store> Tenants<S> {
             .upsert_tenant(&self.record(id, "active", created_at))
             .await?;
 
-        let steps = [
-            Statement::CreateUser {
+        let automation = self.settings.automation_role();
+        let network_policy = self.settings.network_policy();
+        let mut properties = vec![
+            Property::new("TYPE", Value::Name(ObjectName::simple("SERVICE"))),
+            Property::new("DEFAULT_ROLE", Value::Name(ObjectName(vec![role.clone()]))),
+        ];
+        if let Some(np) = &network_policy {
+            // §4.3: CREATE USER ... NETWORK_POLICY needs OWNERSHIP of the policy, which the
+            // blueprint hands to the automation role.
+            properties.push(Property::new(
+                "NETWORK_POLICY",
+                Value::Name(ObjectName(vec![np.clone()])),
+            ));
+        }
+        self.change(
+            id,
+            &Statement::CreateUser {
                 or_replace: false,
                 if_not_exists: true,
                 name: user.clone(),
-                properties: vec![
-                    Property::new("TYPE", Value::Name(ObjectName::simple("SERVICE"))),
-                    Property::new("DEFAULT_ROLE", Value::Name(ObjectName(vec![role.clone()]))),
-                ],
+                properties,
             },
+        )
+        .await?;
+        if let Some(np) = &network_policy {
+            // A user created before the policy was attached (or detached since): attach it.
+            let attached = self.user_network_policy(&user).await?;
+            if !attached.eq_ignore_ascii_case(np.as_str()) {
+                self.change(
+                    id,
+                    &Statement::AlterUser {
+                        if_exists: false,
+                        user: Some(user.clone()),
+                        action: AlterUserAction::Set(vec![Property::new(
+                            "NETWORK_POLICY",
+                            Value::Name(ObjectName(vec![np.clone()])),
+                        )]),
+                    },
+                )
+                .await?;
+            }
+        }
+        let steps = [
             Statement::GrantRole {
                 role: role.clone(),
                 to: Grantee::User(user.clone()),
+                with_grant_option: false,
+            },
+            // §4.3: APPLY AUTHENTICATION POLICY on this user (granted by its owner, the automation
+            // role) is what lets the automation role set its policy; nothing account-wide.
+            Statement::GrantPrivileges {
+                privileges: Privileges::List(vec!["APPLY AUTHENTICATION POLICY".into()]),
+                on: GrantTarget::Object {
+                    kind: ObjectKind::User,
+                    name: ObjectName(vec![user.clone()]),
+                },
+                to_role: automation.clone(),
                 with_grant_option: false,
             },
             Statement::AlterUser {
@@ -402,7 +475,7 @@ impl<S: Store> Tenants<S> {
                     kind: ObjectKind::User,
                     name: ObjectName(vec![user.clone()]),
                 },
-                to_role: Ident::new(self.settings.blueprint.automation_role.to_ascii_uppercase()),
+                to_role: automation,
                 with_grant_option: false,
             },
         ];

@@ -68,13 +68,29 @@ async fn fresh_account_gets_every_seed_step_and_a_second_plan_is_empty() {
     let bp = blueprint(|_| {}, false);
     let plan = plan_of(&emu, &bp).await;
     let text = sql(&plan);
-    assert_eq!(plan.changes().count(), 18, "{text}");
-    assert!(text.contains("GRANT APPLY AUTHENTICATION POLICY ON ACCOUNT TO ROLE AUTOMATION_ROLE"));
+    assert_eq!(plan.changes().count(), 19, "{text}");
+    // §4.3: APPLY on the policy object only; the per-user grant comes with provisioning.
+    assert!(
+        !text.contains("APPLY AUTHENTICATION POLICY ON ACCOUNT"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GRANT APPLY ON AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY TO ROLE AUTOMATION_ROLE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("NETWORK_POLICY = SNOWPAT_DEPLOYMENT_NETWORK_POLICY"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GRANT OWNERSHIP ON NETWORK POLICY SNOWPAT_DEPLOYMENT_NETWORK_POLICY TO ROLE AUTOMATION_ROLE"),
+        "{text}"
+    );
     let sink = FileSink(emu.dir.path().join("k.p8"));
     let applied = bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
         .await
         .unwrap();
-    assert_eq!(applied.plan.changes().count(), 18);
+    assert_eq!(applied.plan.changes().count(), 19);
     assert!(plan_of(&emu, &bp).await.is_empty());
 }
 
@@ -91,14 +107,16 @@ async fn none_reproduces_the_seeds_network_policy_evaluation() {
     );
     assert!(!text.contains("ENFORCED_REQUIRED,"), "{text}");
     assert!(
-        !text.contains("NETWORK RULE") && !text.contains("NETWORK POLICY "),
+        !text.contains("NETWORK RULE")
+            && !text.contains("NETWORK POLICY ")
+            && !text.contains("NETWORK_POLICY ="),
         "{text}"
     );
 }
 
 #[tokio::test]
 async fn apply_converges_from_partial_states() {
-    for done in [2, 6, 9, 13, 16] {
+    for done in [2, 6, 9, 13, 16, 17] {
         let emu = emulator().await;
         let bp = blueprint(|_| {}, false);
         let full = plan_of(&emu, &bp).await;
@@ -111,7 +129,7 @@ async fn apply_converges_from_partial_states() {
         let remaining = plan_of(&emu, &bp).await;
         assert_eq!(
             remaining.changes().count(),
-            18 - done,
+            19 - done,
             "after {done}:\n{remaining}"
         );
         let sink = FileSink(emu.dir.path().join("k.p8"));
@@ -135,9 +153,9 @@ async fn automation_identity_applies_the_deployment_policy_in_both_modes() {
             seed_compat,
             "{text}"
         );
-        assert_eq!(
-            text.contains("GRANT APPLY AUTHENTICATION POLICY ON ACCOUNT"),
-            !seed_compat
+        assert!(
+            !text.contains("APPLY AUTHENTICATION POLICY ON ACCOUNT"),
+            "{text}"
         );
         let key = emu.dir.path().join("k.p8");
         bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&FileSink(key.clone())))
@@ -147,8 +165,9 @@ async fn automation_identity_applies_the_deployment_policy_in_both_modes() {
             KeyPair::from_file("EMULATOR", "AUTOMATION_USER", &key).unwrap(),
         ));
         for statement in [
-            "CREATE USER IF NOT EXISTS DEPLOYMENT_0001 TYPE = SERVICE DEFAULT_ROLE = CORTEX_REST_API_ROLE",
+            "CREATE USER IF NOT EXISTS DEPLOYMENT_0001 TYPE = SERVICE DEFAULT_ROLE = CORTEX_REST_API_ROLE NETWORK_POLICY = SNOWPAT_DEPLOYMENT_NETWORK_POLICY",
             "GRANT ROLE CORTEX_REST_API_ROLE TO USER DEPLOYMENT_0001",
+            "GRANT APPLY AUTHENTICATION POLICY ON USER DEPLOYMENT_0001 TO ROLE AUTOMATION_ROLE",
             "ALTER USER DEPLOYMENT_0001 SET AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY",
             "ALTER USER DEPLOYMENT_0001 ADD PROGRAMMATIC ACCESS TOKEN DEPLOYMENT_0001_PAT ROLE_RESTRICTION = 'CORTEX_REST_API_ROLE' DAYS_TO_EXPIRY = 90",
         ] {
@@ -167,6 +186,23 @@ async fn automation_identity_applies_the_deployment_policy_in_both_modes() {
             )
             .await;
         assert_eq!(weaken.is_ok(), seed_compat, "seed_compat={seed_compat}");
+        // §4.3: no account-wide APPLY AUTHENTICATION POLICY, so users the automation role does
+        // not own keep their policy: ADMIN, and the automation user itself.
+        for user in ["ADMIN", "AUTOMATION_USER"] {
+            let statement = format!(
+                "ALTER USER {user} SET AUTHENTICATION POLICY \
+                 SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY FORCE"
+            );
+            let err = auto
+                .execute(&Statement::new(statement).role("AUTOMATION_ROLE"))
+                .await
+                .expect_err("the automation role re-policied a user it does not own");
+            let code = err.api().and_then(|a| a.code.clone()).unwrap_or_default();
+            assert!(
+                code == "003001" || code == "002003",
+                "seed_compat={seed_compat} {user}: {err}"
+            );
+        }
     }
 }
 
@@ -211,7 +247,7 @@ async fn preflight_names_the_roles_the_identity_lacks_and_nothing_is_changed() {
         other => panic!("{other}"),
     }
     assert!(!emu.dir.path().join("k").exists());
-    assert_eq!(plan_of(&emu, &bp).await.changes().count(), 18);
+    assert_eq!(plan_of(&emu, &bp).await.changes().count(), 19);
 }
 
 #[test]
@@ -308,7 +344,7 @@ async fn leaving_seed_compat_takes_the_policy_back_from_the_automation_role() {
     let text = sql(&plan);
     assert!(text.contains("GRANT OWNERSHIP ON AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY TO ROLE ACCOUNTADMIN"), "{text}");
     assert!(
-        text.contains("GRANT APPLY AUTHENTICATION POLICY ON ACCOUNT"),
+        text.contains("GRANT APPLY ON AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY TO ROLE AUTOMATION_ROLE"),
         "{text}"
     );
     bootstrap_multi_tenant(&emu.admin, &strict, true, Some(&sink))
@@ -328,4 +364,44 @@ async fn leaving_seed_compat_takes_the_policy_back_from_the_automation_role() {
         )
         .await;
     assert!(weaken.is_err());
+}
+
+/// Drift (§4.3): an account-wide APPLY AUTHENTICATION POLICY granted by hand is revoked on the next
+/// apply; a detached network policy on the automation user is attached again.
+#[tokio::test]
+async fn account_wide_apply_and_a_detached_network_policy_are_drift() {
+    let emu = emulator().await;
+    let bp = blueprint(|_| {}, false);
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    for s in [
+        "GRANT APPLY AUTHENTICATION POLICY ON ACCOUNT TO ROLE AUTOMATION_ROLE",
+        "GRANT OWNERSHIP ON NETWORK POLICY SNOWPAT_DEPLOYMENT_NETWORK_POLICY TO ROLE ACCOUNTADMIN",
+        "ALTER USER AUTOMATION_USER UNSET NETWORK_POLICY",
+        "GRANT OWNERSHIP ON NETWORK POLICY SNOWPAT_DEPLOYMENT_NETWORK_POLICY TO ROLE AUTOMATION_ROLE",
+    ] {
+        emu.admin
+            .execute(&Statement::new(s).role("ACCOUNTADMIN"))
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+    let plan = plan_of(&emu, &bp).await;
+    let text = sql(&plan);
+    assert_eq!(plan.changes().count(), 4, "{text}");
+    assert!(
+        text.contains("REVOKE APPLY AUTHENTICATION POLICY ON ACCOUNT FROM ROLE AUTOMATION_ROLE"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "ALTER USER AUTOMATION_USER SET NETWORK_POLICY = SNOWPAT_DEPLOYMENT_NETWORK_POLICY"
+        ),
+        "{text}"
+    );
+    bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    assert!(plan_of(&emu, &bp).await.is_empty());
 }

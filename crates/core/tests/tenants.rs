@@ -117,7 +117,11 @@ async fn start_with(tweak: impl FnOnce(&mut Config)) -> Env {
         Arc::new(store),
         Settings {
             tenants: TenantsConfig::default(),
-            blueprint: MultiTenantConfig::default(),
+            // This account is seed-exact (ENFORCED_NOT_REQUIRED, no network policy).
+            blueprint: MultiTenantConfig {
+                allowed_cidrs: vec!["none".into()],
+                ..MultiTenantConfig::default()
+            },
         },
     );
     std::fs::create_dir(dir.path().join("secrets")).expect("secrets dir");
@@ -998,4 +1002,124 @@ async fn rotate_due_rotates_only_tokens_expiring_within_the_window_and_cleans_ex
         !after.iter().any(|t| t.name.contains("_ROTATED_")),
         "{after:?}"
     );
+}
+
+/// §6.5 on an account without the emulator's loopback account policy: the blueprint's network
+/// policy is what lets deployment PATs be generated and used. With `allowed_cidrs` covering the
+/// client the PAT authenticates; with `10.0.0.0/8` it is refused from 127.0.0.1 (401 099918).
+#[tokio::test]
+async fn deployment_users_are_subject_to_the_blueprints_network_policy() {
+    use snowpat_client::KeyPair;
+    use snowpat_core::blueprints::multi_tenant::{MultiTenant, Options};
+    use snowpat_core::blueprints::{bootstrap_multi_tenant, FileSink};
+
+    for (cidr, expected) in [("127.0.0.1/32", None), ("10.0.0.0/8", Some("099918"))] {
+        let env = start_with(|c| c.no_default_network_policy = true).await;
+        let admin_pat = std::fs::read_to_string(env.dir.path().join("admin.token")).expect("pat");
+        let admin = Client::builder(
+            BaseUrl::parse(&env.url).expect("url"),
+            Credential::pat(SecretString::from(admin_pat.trim().to_owned())),
+        )
+        .build()
+        .expect("admin");
+        // A fresh blueprint database (the seed-style setup of `start` used SNOWPAT).
+        let config = MultiTenantConfig {
+            allowed_cidrs: vec![cidr.into()],
+            database: "SNOWPAT_NP".into(),
+            automation_user: "NP_AUTOMATION_USER".into(),
+            automation_role: "NP_AUTOMATION_ROLE".into(),
+            runtime_role: "NP_RUNTIME_ROLE".into(),
+            ..MultiTenantConfig::default()
+        };
+        let bp = MultiTenant::new(config.clone(), Options::default()).expect("blueprint");
+        let key = env.dir.path().join("np.p8");
+        bootstrap_multi_tenant(&admin, &bp, true, Some(&FileSink(key.clone())))
+            .await
+            .unwrap_or_else(|e| panic!("{cidr}: bootstrap: {e}"));
+        let describe = admin
+            .execute(&snowpat_client::Statement::new(
+                "DESCRIBE USER NP_AUTOMATION_USER",
+            ))
+            .await
+            .expect("describe");
+        let np = describe
+            .rows()
+            .iter()
+            .find(|r| r.get::<String>("property").ok().as_deref() == Some("NETWORK_POLICY"))
+            .and_then(|r| r.get::<String>("value").ok());
+        assert_eq!(np.as_deref(), Some("SNOWPAT_DEPLOYMENT_NETWORK_POLICY"));
+        // The automation identity itself is behind the policy; from 127.0.0.1 it can only work
+        // when the CIDR allows it. With 10.0.0.0/8, provision with the same role from ADMIN.
+        let credential = if expected.is_none() {
+            Credential::KeyPair(
+                KeyPair::from_file("EMULATOR", "NP_AUTOMATION_USER", &key).expect("key"),
+            )
+        } else {
+            admin
+                .execute(&snowpat_client::Statement::new(
+                    "GRANT ROLE NP_AUTOMATION_ROLE TO USER ADMIN",
+                ))
+                .await
+                .expect("grant");
+            Credential::pat(SecretString::from(admin_pat.trim().to_owned()))
+        };
+        let provisioner = Client::builder(BaseUrl::parse(&env.url).expect("url"), credential)
+            .role("NP_AUTOMATION_ROLE")
+            .build()
+            .expect("provisioner");
+        let tenants = Tenants::new(
+            provisioner.clone(),
+            Arc::new(
+                SqliteStore::open_path(&env.dir.path().join("np.db"))
+                    .await
+                    .expect("store"),
+            ),
+            Settings {
+                tenants: TenantsConfig {
+                    user: "NP_DEPLOYMENT_{id}".into(),
+                    ..TenantsConfig::default()
+                },
+                blueprint: config,
+            },
+        );
+        let t = id("N1");
+        tenants
+            .provision(&t, &env.sink(), 30)
+            .await
+            .unwrap_or_else(|e| panic!("{cidr}: provision: {e}"));
+        // A user without the policy (created before it was attached, or detached since): the
+        // rerun sees it in DESCRIBE USER and attaches it again.
+        provisioner
+            .execute(&snowpat_client::Statement::new(
+                "ALTER USER NP_DEPLOYMENT_N1 UNSET NETWORK_POLICY",
+            ))
+            .await
+            .expect("unset");
+        tenants
+            .provision(&t, &env.sink(), 30)
+            .await
+            .unwrap_or_else(|e| panic!("{cidr}: rerun: {e}"));
+        let describe = admin
+            .execute(&snowpat_client::Statement::new(
+                "DESCRIBE USER NP_DEPLOYMENT_N1",
+            ))
+            .await
+            .expect("describe");
+        let np = describe
+            .rows()
+            .iter()
+            .find(|r| r.get::<String>("property").ok().as_deref() == Some("NETWORK_POLICY"))
+            .and_then(|r| r.get::<String>("value").ok());
+        assert_eq!(
+            np.as_deref(),
+            Some("SNOWPAT_DEPLOYMENT_NETWORK_POLICY"),
+            "{cidr}"
+        );
+        let secret = env.read_secret("N1");
+        let result = env.authenticate(&secret).await;
+        match expected {
+            None => assert_eq!(result, Ok("NP_RUNTIME_ROLE".to_owned()), "{cidr}"),
+            Some(code) => assert_eq!(result, Err((401, code.to_owned())), "{cidr}"),
+        }
+    }
 }

@@ -8,13 +8,29 @@
 //!   seed's unrestricted PAT);
 //! * the deployment policy is not handed to the automation role by OWNERSHIP (which would let it
 //!   weaken the policy, `snowflake-behaviour.md` §4.3 "ALTER AUTHENTICATION POLICY") unless
-//!   `--seed-compat`; by default the automation role gets `APPLY AUTHENTICATION POLICY ON ACCOUNT`,
-//!   the first form §4.3 lists for `ALTER USER SET AUTHENTICATION POLICY`;
-//! * with CIDRs configured, PAT_POLICY uses `NETWORK_POLICY_EVALUATION = ENFORCED_REQUIRED`.
+//!   `--seed-compat`; by default the automation role gets APPLY on that policy object only (the
+//!   privilege §4.2 asks for to name it). It gets no `APPLY AUTHENTICATION POLICY ON ACCOUNT`
+//!   (which would let it re-policy any user, e.g. relax ADMIN's); instead provisioning grants
+//!   `APPLY AUTHENTICATION POLICY ON USER <u>` for each deployment user it creates and owns — the
+//!   second form §4.3 lists for `ALTER USER SET AUTHENTICATION POLICY`. An account-wide grant found
+//!   on re-apply is revoked (drift);
+//! * with CIDRs configured, PAT_POLICY uses `NETWORK_POLICY_EVALUATION = ENFORCED_REQUIRED`, and the
+//!   network policy is attached at user level (§6.5: a service user must be subject to a policy
+//!   with a network rule to generate or use a PAT): to the automation user here, and to each
+//!   deployment user by provisioning. §4.3 lets only the policy's owner attach it
+//!   (`CREATE USER ... NETWORK_POLICY`, `ALTER USER SET NETWORK_POLICY`), so OWNERSHIP of the
+//!   network policy goes to the automation role. Trade-off: the automation role can then alter
+//!   that policy (e.g. widen its IP lists or drop the rule); it does not own the network rule, so
+//!   it cannot edit the rule's VALUE_LIST. The spec offers no narrower privilege for attaching a
+//!   user-level network policy (no APPLY/ATTACH on a network policy object; the global ATTACH
+//!   POLICY covers only the account-level policy), so this is the least it can hold; an audit
+//!   should flag the ownership. With `allowed_cidrs = ["none"]` nothing is created or attached
+//!   (ENFORCED_NOT_REQUIRED).
 //!
 //! Applying is idempotent: the account is read first and only what is missing or drifted is sent
 //! (roles, grants, PAT_POLICY contents, the network rule's size, the automation user's TYPE,
-//! DEFAULT_ROLE, role, policy and key, and who owns the deployment policy).
+//! DEFAULT_ROLE, network policy, role, policy and key, who owns the deployment policy and network
+//! policy, and an account-wide APPLY AUTHENTICATION POLICY to revoke).
 
 use std::collections::BTreeSet;
 
@@ -742,18 +758,41 @@ impl MultiTenant {
             }
         } else if !has_grant(
             &o.automation_grants,
+            "APPLY",
+            "AUTHENTICATION_POLICY",
+            &c.deployment_policy,
+        ) {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "the automation role may reference (but not alter) the deployment policy",
+                Statement::GrantPrivileges {
+                    privileges: Privileges::List(vec!["APPLY".into()]),
+                    on: GrantTarget::Object {
+                        kind: ObjectKind::AuthenticationPolicy,
+                        name: self.deployment_policy(),
+                    },
+                    to_role: automation.clone(),
+                    with_grant_option: false,
+                },
+            ));
+        }
+        // Account-wide APPLY AUTHENTICATION POLICY would let the automation role re-policy any
+        // user; provisioning grants it per deployment user instead (§4.3).
+        if has_grant(
+            &o.automation_grants,
             "APPLY AUTHENTICATION POLICY",
             "ACCOUNT",
             "",
         ) {
             steps.push(Step::change(
                 ACCOUNTADMIN,
-                "the automation role applies (but cannot alter) authentication policies",
-                Statement::GrantPrivileges {
+                "drift: the automation role must not apply authentication policies account-wide",
+                Statement::RevokePrivileges {
+                    grant_option_for: false,
                     privileges: Privileges::List(vec!["APPLY AUTHENTICATION POLICY".into()]),
                     on: GrantTarget::Account,
-                    to_role: automation.clone(),
-                    with_grant_option: false,
+                    from_role: automation.clone(),
+                    behavior: None,
                 },
             ));
         }
@@ -766,7 +805,43 @@ impl MultiTenant {
                 .map(|(_, v)| v.as_str())
                 .unwrap_or("")
         };
+        // The deployment network policy: attached to the automation user here (as ACCOUNTADMIN,
+        // which must own it for that, §4.3), then owned by the automation role so provisioning
+        // can attach it to each deployment user.
+        let np_value = Value::Name(ObjectName::simple(NETWORK_POLICY));
+        let automation_owns_np = has_grant(
+            &o.automation_grants,
+            "OWNERSHIP",
+            "NETWORK_POLICY",
+            NETWORK_POLICY,
+        );
+        let attach_np = self.cidrs.is_some()
+            && !(o.user && prop("NETWORK_POLICY").eq_ignore_ascii_case(NETWORK_POLICY));
+        if attach_np && automation_owns_np {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "network policy back to ACCOUNTADMIN to attach it to the automation user",
+                Statement::GrantOwnership {
+                    on: OwnershipTarget::Object {
+                        kind: ObjectKind::NetworkPolicy,
+                        name: ObjectName::simple(NETWORK_POLICY),
+                    },
+                    to_role: ident(ACCOUNTADMIN),
+                    current_grants: None,
+                },
+            ));
+        }
         if !o.user {
+            let mut properties = vec![
+                Property::new("TYPE", name_value("SERVICE")),
+                Property::new(
+                    "DEFAULT_ROLE",
+                    Value::Name(ObjectName(vec![automation.clone()])),
+                ),
+            ];
+            if attach_np {
+                properties.push(Property::new("NETWORK_POLICY", np_value.clone()));
+            }
             steps.push(Step::change(
                 ACCOUNTADMIN,
                 "automation service user (seed step 4)",
@@ -774,13 +849,7 @@ impl MultiTenant {
                     or_replace: false,
                     if_not_exists: true,
                     name: user.clone(),
-                    properties: vec![
-                        Property::new("TYPE", name_value("SERVICE")),
-                        Property::new(
-                            "DEFAULT_ROLE",
-                            Value::Name(ObjectName(vec![automation.clone()])),
-                        ),
-                    ],
+                    properties,
                 },
             ));
         } else {
@@ -794,10 +863,13 @@ impl MultiTenant {
                     Value::Name(ObjectName(vec![automation.clone()])),
                 ));
             }
+            if attach_np {
+                drift.push(Property::new("NETWORK_POLICY", np_value.clone()));
+            }
             if !drift.is_empty() {
                 steps.push(Step::change(
                     ACCOUNTADMIN,
-                    "automation user TYPE / DEFAULT_ROLE drifted",
+                    "automation user TYPE / DEFAULT_ROLE / NETWORK_POLICY drifted",
                     Statement::AlterUser {
                         if_exists: false,
                         user: Some(user.clone()),
@@ -805,6 +877,20 @@ impl MultiTenant {
                     },
                 ));
             }
+        }
+        if self.cidrs.is_some() && (attach_np || !automation_owns_np) {
+            steps.push(Step::change(
+                ACCOUNTADMIN,
+                "the automation role owns the deployment network policy (to attach it, §4.3)",
+                Statement::GrantOwnership {
+                    on: OwnershipTarget::Object {
+                        kind: ObjectKind::NetworkPolicy,
+                        name: ObjectName::simple(NETWORK_POLICY),
+                    },
+                    to_role: automation.clone(),
+                    current_grants: None,
+                },
+            ));
         }
         if !o.user_roles.contains(&c.automation_role) {
             steps.push(Step::change(
