@@ -403,6 +403,12 @@ pub fn public_key_b64(pem: &str) -> String {
 /// A key-pair JWT (protocols §3.1) for `account`.`user`, RS256-signed with the PKCS#8 key in
 /// `pem`, issued now and valid for 3000 seconds.
 pub fn keypair_jwt(pem: &str, account: &str, user: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    keypair_jwt_at(pem, account, user, now, now + 3000)
+}
+
+/// A key-pair JWT with chosen `iat` and `exp` (seconds since the epoch, real time).
+pub fn keypair_jwt_at(pem: &str, account: &str, user: &str, iat: i64, exp: i64) -> String {
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use base64::Engine as _;
     use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
@@ -412,10 +418,9 @@ pub fn keypair_jwt(pem: &str, account: &str, user: &str) -> String {
     let key = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("PKCS#8 PEM");
     let der = key.to_public_key().to_public_key_der().expect("DER");
     let fp = STANDARD.encode(sha2::Sha256::digest(der.as_bytes()));
-    let now = chrono::Utc::now().timestamp();
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","typ":"JWT"}"#);
     let claims = json!({"iss": format!("{account}.{user}.SHA256:{fp}"),
-                        "sub": format!("{account}.{user}"), "iat": now, "exp": now + 3000});
+                        "sub": format!("{account}.{user}"), "iat": iat, "exp": exp});
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signing_input = format!("{header}.{payload}");
     let signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(key);

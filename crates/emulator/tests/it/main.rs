@@ -15,6 +15,7 @@
 //! * `mcp` — the managed MCP server endpoint (protocols §8).
 //! * `conformance_a` — snowflake-behaviour.md §10 rows 1–55 over the SQL API.
 //! * `conformance_b` — snowflake-behaviour.md §10 rows 56–110 over the SQL API (PAT and key pair).
+//! * `refusals` — removed, expired, disabled and wrong-type PATs; expired, stale and foreign key-pair JWTs.
 //! * `seed_000` — seed 000 (cross-role PAT issuance) as written, troubleshooting errors included.
 
 mod harness;
@@ -31,6 +32,7 @@ mod input;
 mod mcp;
 mod oauth;
 mod peers;
+mod refusals;
 mod seed_000;
 mod sqlapi;
 
