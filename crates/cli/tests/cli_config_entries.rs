@@ -243,6 +243,14 @@ fn tenant_entry_uses_the_tenants_user_runtime_role_and_file_sink() {
     let cwd = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", cwd.path().join("state.db").display());
     let key = cwd.path().join("automation.p8");
+    // The tenant is provisioned as ADMIN here. With a network policy, the blueprint hands its
+    // ownership to the automation role, and only its owner may attach it to a new user; the
+    // seed-exact setting keeps this test about connection entries.
+    std::fs::write(
+        cwd.path().join("snowpat.toml"),
+        "[blueprint.multi-tenant]\nallowed_cidrs = [\"none\"]\n",
+    )
+    .unwrap();
     let boot = emu.snowpat(
         cwd.path(),
         &[
