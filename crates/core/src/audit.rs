@@ -480,6 +480,8 @@ pub async fn run(client: &Client, options: &Options) -> Result<Report, AuditErro
 /// SHOW USERS lists only the users the role has a privilege on: unless the auditing role is
 /// ACCOUNTADMIN or SECURITYADMIN (or inherits one) or holds MANAGE GRANTS, users may be missing
 /// from the list, and the report says so instead of looking clean.
+/// Likewise SHOW AUTHENTICATION POLICIES lists every policy only to a role with APPLY
+/// AUTHENTICATION POLICY on the account (§4.3); without it the policy rules are incomplete.
 async fn visibility(report: &mut Report, client: &Client, listed: usize) {
     let current = Statement::Select(Select {
         items: vec![SelectItem {
@@ -497,29 +499,57 @@ async fn visibility(report: &mut Report, client: &Client, listed: usize) {
         Err(_) => None,
     };
     let powerful = ["ACCOUNTADMIN", "SECURITYADMIN"];
-    let full = match &role {
-        Some(r) if powerful.contains(&r.as_str()) => true,
+    let (full, policies_visible) = match &role {
+        Some(r) if powerful.contains(&r.as_str()) => (true, true),
         Some(r) => match client
             .execute(&wire(&Statement::ShowGrants(ShowGrantsTarget::ToRole(
                 Ident::new(r.clone()),
             ))))
             .await
         {
-            Ok(rs) => rs.rows().iter().any(|g| {
-                let privilege = text(g, "privilege").unwrap_or_default();
-                let on = text(g, "granted_on").unwrap_or_default();
-                let name = text(g, "name").unwrap_or_default();
-                privilege.eq_ignore_ascii_case("MANAGE GRANTS")
-                    || (on.eq_ignore_ascii_case("ROLE")
+            Ok(rs) => {
+                let admin = rs.rows().iter().any(|g| {
+                    let privilege = text(g, "privilege").unwrap_or_default();
+                    let on = text(g, "granted_on").unwrap_or_default();
+                    let name = text(g, "name").unwrap_or_default();
+                    on.eq_ignore_ascii_case("ROLE")
                         && privilege.eq_ignore_ascii_case("USAGE")
-                        && powerful.contains(&name.as_str()))
-            }),
-            Err(_) => false,
+                        && powerful.contains(&name.as_str())
+                });
+                let account_privilege = |wanted: &str| {
+                    rs.rows().iter().any(|g| {
+                        text(g, "privilege").is_some_and(|p| p.eq_ignore_ascii_case(wanted))
+                            && text(g, "granted_on")
+                                .is_some_and(|o| o.eq_ignore_ascii_case("ACCOUNT"))
+                    })
+                };
+                (
+                    admin || account_privilege("MANAGE GRANTS"),
+                    admin || account_privilege("APPLY AUTHENTICATION POLICY"),
+                )
+            }
+            Err(_) => (false, false),
         },
-        None => false,
+        None => (false, false),
     };
+    let who = role.clone().unwrap_or_else(|| "the current role".into());
+    if !policies_visible {
+        report
+            .coverage
+            .unreadable
+            .push(format!("authentication policies not visible to {who}"));
+        report.findings.push(Finding {
+            rule: Rule::Unreadable,
+            severity: Severity::High,
+            object: "ACCOUNT AUTHENTICATION POLICIES".into(),
+            why: format!(
+                "The auditing role {who} holds no APPLY AUTHENTICATION POLICY on the account; SHOW AUTHENTICATION POLICIES lists only the policies it has a privilege on, so policies that allow or bar PATs may be missing and the policy rules of this audit are incomplete. Run it as SECURITYADMIN."
+            ),
+            fix: vec![],
+        });
+    }
+
     if !full {
-        let who = role.unwrap_or_else(|| "the current role".into());
         report
             .coverage
             .unreadable

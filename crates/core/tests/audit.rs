@@ -289,6 +289,11 @@ async fn a_role_that_sees_little_is_reported_as_coverage_gaps_not_clean() {
         "CREATE ROLE WEAK",
         "CREATE USER AUDITOR TYPE = SERVICE",
         "GRANT ROLE WEAK TO USER AUDITOR",
+        // The one user WEAK can see: it owns it.
+        "CREATE USER VISIBLE TYPE = PERSON",
+        "GRANT ROLE APP_ROLE TO USER VISIBLE",
+        "ALTER USER VISIBLE ADD PAT T1 DAYS_TO_EXPIRY = 30",
+        "GRANT OWNERSHIP ON USER VISIBLE TO ROLE WEAK",
     ] {
         env.sql(sql).await;
     }
@@ -304,17 +309,35 @@ async fn a_role_that_sees_little_is_reported_as_coverage_gaps_not_clean() {
     let report = audit::run(&weak, &Options::default())
         .await
         .expect("audit runs");
-    // Either SHOW USERS itself is unreadable, or the users it lists are: in both cases the
-    // report carries unreadable findings and cannot pass --fail-on high.
-    assert!(!report.coverage.unreadable.is_empty(), "{report:#?}");
+    // Exactly: the two gaps (users, policies), and what it could see of VISIBLE. OTHER's
+    // unrestricted token was not seen, and the report says users are missing rather than
+    // staying silent.
+    let o = |s: &str| s.to_owned();
+    let mut want = vec![
+        (Rule::Unreadable, o("ACCOUNT USERS")),
+        (Rule::Unreadable, o("ACCOUNT AUTHENTICATION POLICIES")),
+        (Rule::UnrestrictedPat, o("PAT VISIBLE.T1")),
+        (Rule::PersonUserPat, o("USER VISIBLE")),
+    ];
+    want.sort();
+    assert_eq!(all_pairs(&report.findings), want, "{report:#?}");
+    assert_eq!(report.coverage.users_seen, 1, "{:?}", report.coverage);
+    assert_eq!(report.coverage.users_inspected, 1);
+    assert_eq!(report.coverage.tokens_read, 1);
+    assert_eq!(report.coverage.source, "SHOW USER PATS");
+    assert_eq!(
+        report.coverage.unreadable,
+        vec![
+            "authentication policies not visible to WEAK".to_owned(),
+            "users not visible to WEAK".to_owned(),
+        ]
+    );
     assert!(report
         .findings
         .iter()
-        .any(|f| f.rule == Rule::Unreadable && f.severity == Severity::High));
+        .filter(|f| f.rule == Rule::Unreadable)
+        .all(|f| f.severity == Severity::High));
     assert!(report.fails(Severity::High));
-    assert!(report.coverage.users_inspected < report.coverage.users_seen.max(1));
-    // OTHER's unrestricted token was not seen, and the report says so rather than staying silent.
-    assert!(!report.findings.iter().any(|f| f.object == "PAT OTHER.T1"));
 }
 
 /// §5.9.5 / seed 001: with a no-PAT policy FOR ALL PERSON USERS, every PERSON (or TYPE NULL)
