@@ -5,6 +5,7 @@
 //! `--output sarif` is accepted for this command only: the global `--output` knows text and json,
 //! so [`sarif_argv`] turns `audit ... --output sarif` into `audit ... --sarif` before parsing.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
@@ -25,6 +26,43 @@ pub(crate) struct AuditArgs {
     /// SARIF 2.1.0 output (also spelled `--output sarif`).
     #[arg(long)]
     pub sarif: bool,
+    /// An automation role whose minting reach is checked against the store's tenants
+    /// (repeatable; default: the multi-tenant blueprint's automation_role from snowpat.toml).
+    #[arg(long = "automation-role", value_name = "ROLE")]
+    pub automation_roles: Vec<String>,
+    /// Person users must not be able to use PATs (seed 001's pairing). Without it, the bar is
+    /// inferred from the account-level policy that governs person users.
+    #[arg(long)]
+    pub person_pats_barred: bool,
+}
+
+/// The users of the store's tenants; an absent store file is an empty store (nothing created).
+fn tenant_users(
+    store_url: &str,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(BTreeSet<String>, bool), CliError> {
+    use snowpat_core::store::{SqliteStore, Store};
+    let path = store_url.strip_prefix("sqlite:").unwrap_or(store_url);
+    if !std::path::Path::new(path).exists() {
+        return Ok((BTreeSet::new(), false));
+    }
+    runtime.block_on(async {
+        let store = SqliteStore::open(store_url)
+            .await
+            .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
+        let tenants = store
+            .tenants()
+            .await
+            .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
+        Ok((
+            tenants
+                .into_iter()
+                .filter(|t| t.status != "dropped")
+                .map(|t| t.user)
+                .collect(),
+            true,
+        ))
+    })
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {
@@ -145,8 +183,27 @@ pub(crate) fn run(
         return Err(CliError::Usage("--expiry-days must be 0 or more".into()));
     }
     let ctx = Context::build(global)?;
+    let blueprint = ctx.config.multi_tenant();
+    let roles = if args.automation_roles.is_empty() {
+        vec![blueprint.automation_role.clone()]
+    } else {
+        args.automation_roles.clone()
+    };
+    let (users, found) = tenant_users(&ctx.store_url, runtime)?;
+    if !found {
+        tracing::warn!(
+            "no store at {}: every user the automation role can mint for counts as outside the tenants",
+            ctx.store_url
+        );
+    }
     let options = audit::Options {
         expiry_window: chrono::Duration::days(args.expiry_days),
+        person_pats_barred: args.person_pats_barred.then_some(true),
+        automation: Some(audit::Automation {
+            roles,
+            tenant_users: users,
+            also_allowed: BTreeSet::from([blueprint.automation_user.clone()]),
+        }),
         ..audit::Options::default()
     };
     let report = runtime
