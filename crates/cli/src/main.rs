@@ -11,6 +11,7 @@ mod context;
 mod explain;
 mod quickstart;
 mod tenant;
+mod verify;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -51,6 +52,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write or update a connections.toml entry for the Snowflake CLI or Cortex Code CLI.
     CliConfig(cli_config::CliConfigArgs),
+    /// Prove a credential: who, which role, available roles, restriction, expiry, Cortex.
+    Verify(verify::VerifyArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -160,6 +163,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::CliConfig(args) => {
             init_logging(cli.global.verbose);
             cli_config::run(&args, &cli.global, &runtime()?)
+        }
+        Command::Verify(args) => {
+            init_logging(cli.global.verbose);
+            verify::run(&args, &cli.global, &runtime()?)
         }
         Command::Tenant(args) => {
             init_logging(cli.global.verbose);
