@@ -65,6 +65,84 @@ fn tenant_users(
     })
 }
 
+/// `automation_auth = "pat"`: the automation PAT cannot rotate itself (a session authenticated
+/// by a PAT may not rotate its own user's tokens, `snowflake-behaviour.md` §6.7 S1), so
+/// `rotate-due` warns this many days (server time) before it expires.
+pub(crate) const AUTOMATION_PAT_WARNING_DAYS: i64 = 14;
+
+/// The warning `rotate-due` prints for the automation PAT, if any: it expires within
+/// [`AUTOMATION_PAT_WARNING_DAYS`], or is gone. `None` in key-pair mode, when it has longer, or
+/// when the running identity may not read it (logged instead: a SERVICE user may not list its
+/// own tokens without OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on itself, §4.3).
+pub(crate) async fn automation_pat_warning(ctx: &Context) -> Option<String> {
+    use snowpat_core::blueprints::multi_tenant::AUTOMATION_PAT;
+    use snowpat_core::config::AutomationAuth;
+    use snowpat_sql::ast::{Expr, Ident, Select, SelectItem, Statement};
+    let blueprint = ctx.config.multi_tenant();
+    if blueprint.auth().ok()? != AutomationAuth::Pat {
+        return None;
+    }
+    let user = blueprint.automation_user;
+    let now = Statement::Select(Select {
+        items: vec![SelectItem {
+            expr: Expr::Function {
+                name: "CURRENT_TIMESTAMP".into(),
+                args: vec![],
+            },
+            alias: Some(Ident::new("NOW")),
+        }],
+        from: None,
+        filter: vec![],
+    });
+    let now = ctx
+        .client
+        .execute(&snowpat_client::Statement::new(now.to_string()))
+        .await
+        .ok()?
+        .first()?
+        .get::<snowpat_client::ServerTime>("NOW")
+        .ok()?
+        .as_datetime();
+    let show = Statement::ShowUserPats {
+        for_user: Some(Ident::new(user.clone())),
+    };
+    let rs = match ctx
+        .client
+        .execute(&snowpat_client::Statement::new(show.to_string()))
+        .await
+    {
+        Ok(rs) => rs,
+        Err(e) => {
+            tracing::warn!(
+                "automation_auth = \"pat\": cannot read the expiry of {user}.{AUTOMATION_PAT} ({}); it cannot rotate itself, so check it as an administrator",
+                e.api().and_then(|a| a.code.clone()).unwrap_or_else(|| e.to_string())
+            );
+            return None;
+        }
+    };
+    let expires = rs.rows().iter().find_map(|r| {
+        let name = r.get::<String>("name").ok()?;
+        let status = r.get::<Option<String>>("status").ok().flatten()?;
+        (name == AUTOMATION_PAT && status != "EXPIRED")
+            .then(|| r.get::<snowpat_client::ServerTime>("expires_at").ok())
+            .flatten()
+    });
+    let Some(expires) = expires else {
+        return Some(format!(
+            "automation_auth = \"pat\" but {user} holds no live {AUTOMATION_PAT}: tenant commands will fail with 394400; mint a new one as an administrator (snowpat bootstrap multi-tenant --apply)"
+        ));
+    };
+    let left = expires.as_datetime() - now;
+    (left <= chrono::Duration::days(AUTOMATION_PAT_WARNING_DAYS)).then(|| {
+        format!(
+            "the automation PAT {user}.{AUTOMATION_PAT} expires at {} (server time, {} days left) and cannot rotate itself (§6.7): rotate it as an administrator (ALTER USER {user} ROTATE PROGRAMMATIC ACCESS TOKEN {AUTOMATION_PAT}) and deliver the new secret to the automation's token file",
+            expires.as_datetime().to_rfc3339(),
+            // Whole days, rounded.
+            (left.num_seconds() + 43_200).div_euclid(86_400)
+        )
+    })
+}
+
 fn parse_severity(text: &str) -> Result<Severity, String> {
     Severity::parse(text)
         .ok_or_else(|| format!("{text}: expected critical, high, medium, low or info"))
