@@ -116,10 +116,41 @@ impl Identity {
     }
 }
 
+/// The Cortex Code CLI form (seed 001): the PAT as `password`, no authenticator. The Snowflake
+/// CLI profile reader has no `password`, so it is read here, from connections.toml itself.
+fn cortex_password(env: &Environment, name: &str) -> Option<SecretString> {
+    let path = env.snowflake_home()?.join("connections.toml");
+    let text = std::fs::read_to_string(path).ok()?;
+    let doc: toml::Table = text.parse().ok()?;
+    let entry = doc.get(name)?.as_table()?;
+    let authenticator = entry.get("authenticator").and_then(toml::Value::as_str);
+    if authenticator.is_some_and(|a| !a.eq_ignore_ascii_case("PROGRAMMATIC_ACCESS_TOKEN")) {
+        return None;
+    }
+    entry
+        .get("password")
+        .and_then(toml::Value::as_str)
+        .filter(|p| !p.is_empty())
+        .map(|p| SecretString::from(p.to_owned()))
+}
+
 fn from_profile(profile: &Profile, label: String) -> Result<Identity, CliError> {
     let base = profile
         .base_url()
         .map_err(|e| CliError::Usage(format!("connection {}: {e}", profile.name)))?;
+    let no_token = profile.token.is_none()
+        && profile.token_file_path.is_none()
+        && profile.private_key_file.is_none();
+    if no_token {
+        if let Some(password) = cortex_password(&Environment::process(), &profile.name) {
+            return Ok(Identity {
+                label,
+                base,
+                role: profile.role.clone(),
+                secret: Secret::Pat(password),
+            });
+        }
+    }
     let credential = profile
         .credential()
         .map_err(|e| CliError::Usage(format!("connection {}: {e}", profile.name)))?;

@@ -125,7 +125,41 @@ fn a_tenant_entry_is_proven_and_fails_with_394400_explained_once_revoked() {
         assert!(!stdout(o).contains(secret.trim()) && !stderr(o).contains(secret.trim()));
     }
 
-    // Revoked: the same entry fails, exit 1, 394400 explained.
+    // The Cortex Code CLI form of the same tenant (seed 001: the PAT as `password`).
+    let out = emu.snowpat(
+        cwd.path(),
+        &[
+            "--store",
+            &store,
+            "cli-config",
+            "--connection",
+            "acme_cortex",
+            "--tenant",
+            "acme",
+            "--client",
+            "cortex",
+            "--inline-secret",
+        ],
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let out = emu.snowpat(
+        cwd.path(),
+        &["verify", "--connection", "acme_cortex", "--output", "json"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let v = json(&out);
+    assert_eq!(v["user"], "DEPLOYMENT_ACME");
+    assert_eq!(v["role_restriction"], "CORTEX_REST_API_ROLE");
+    assert_eq!(v["cortex"]["reachable"], true);
+    assert!(!stdout(&out).contains(secret.trim()));
+
+    // Revoked: the same entries fail, exit 1, 394400 explained.
     let out = emu.snowpat(cwd.path(), &["--store", &store, "tenant", "revoke", "acme"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = emu.snowpat(
@@ -153,6 +187,9 @@ fn a_tenant_entry_is_proven_and_fails_with_394400_explained_once_revoked() {
         "{t}"
     );
     assert!(t.contains("fix: ") && t.contains("result: FAILED"), "{t}");
+    let out = emu.snowpat(cwd.path(), &["verify", "--connection", "acme_cortex"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("394400"), "{}", stdout(&out));
 }
 
 #[test]
