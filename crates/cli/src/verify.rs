@@ -174,6 +174,9 @@ fn from_profile(profile: &Profile, label: String) -> Result<Identity, CliError> 
 /// The configured connection, with `interfaces.md`'s precedence: flags and environment (through
 /// clap), then `[connection]` of snowpat.toml, then the connections.toml profile.
 fn configured(global: &GlobalArgs) -> Result<Identity, CliError> {
+    // The same checks and errors as every other command (a secret given where a path belongs
+    // is refused without being echoed; a missing credential is named), nothing sent.
+    Context::build(global)?;
     let config = load_config(global)?;
     let file = config.connection.clone().unwrap_or_default();
     let url = global.url.clone().or(file.url.clone());
