@@ -857,80 +857,95 @@ async fn role_findings(
         });
         return;
     }
-    let grants = match client
-        .execute(&wire(&Statement::ShowGrants(ShowGrantsTarget::ToRole(
-            Ident::new(role),
-        ))))
-        .await
-    {
-        Ok(rs) => rs,
-        Err(e) => {
-            report.coverage.unreadable.push(format!("ROLE {role}"));
-            report.findings.push(unreadable(
-                format!("ROLE {role}"),
-                &format!("The grants of role {role}"),
-                &e,
-            ));
-            return;
-        }
-    };
-    let rid = Ident::new(role);
-    for g in grants.rows() {
-        let privilege = text(g, "privilege")
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        let on = text(g, "granted_on")
-            .unwrap_or_default()
-            .to_ascii_uppercase()
-            .replace('_', " ");
-        let name = text(g, "name").unwrap_or_default();
-        if on == "ROLE"
-            && privilege == "USAGE"
-            && (name == "ACCOUNTADMIN" || name == "SECURITYADMIN")
+    // The role and every role it inherits (grants of USAGE on ROLE), as far as they go.
+    let mut queue = vec![role.to_owned()];
+    let mut visited: BTreeSet<String> = BTreeSet::from([role.to_owned()]);
+    while let Some(current) = queue.pop() {
+        let grants = match client
+            .execute(&wire(&Statement::ShowGrants(ShowGrantsTarget::ToRole(
+                Ident::new(current.clone()),
+            ))))
+            .await
         {
-            report.findings.push(Finding {
-                rule: Rule::OverPrivilegedRestrictedRole,
-                severity: Severity::Critical,
-                object: format!("ROLE {role}"),
-                why: format!("{role} (tokens of {holders_text}) inherits {name}: a leaked secret administers the account."),
-                fix: vec![render(&Statement::RevokeRole {
-                    grant_option_for: false,
-                    role: Ident::new(name.clone()),
-                    from: snowpat_sql::ast::Grantee::Role(rid.clone()),
-                    behavior: None,
-                })],
-            });
-        }
-        if privilege == "MANAGE GRANTS" {
-            report.findings.push(Finding {
-                rule: Rule::OverPrivilegedRestrictedRole,
-                severity: Severity::Critical,
-                object: format!("ROLE {role}"),
-                why: format!("{role} (tokens of {holders_text}) holds MANAGE GRANTS: a leaked secret can grant itself anything."),
-                fix: vec![render(&Statement::RevokePrivileges {
-                    grant_option_for: false,
-                    privileges: Privileges::List(vec!["MANAGE GRANTS".into()]),
-                    on: GrantTarget::Account,
-                    from_role: rid.clone(),
-                    behavior: None,
-                })],
-            });
-        }
-        if privilege == "OWNERSHIP" && on == "AUTHENTICATION POLICY" {
-            report.findings.push(Finding {
-                rule: Rule::PolicyOwnedByApplyingRole,
-                severity: Severity::High,
-                object: format!("AUTHENTICATION POLICY {name}"),
-                why: format!("The policy is owned by {role}, the role tokens of {holders_text} run as: a leaked token can loosen the policy that constrains it. Transfer ownership to a policy-admin role."),
-                fix: vec![render(&Statement::GrantOwnership {
-                    on: snowpat_sql::ast::OwnershipTarget::Object {
-                        kind: ObjectKind::AuthenticationPolicy,
-                        name: parse_name(&name),
-                    },
-                    to_role: Ident::new("<POLICY_ADMIN_ROLE>"),
-                    current_grants: Some(snowpat_sql::ast::CurrentGrants::Copy),
-                })],
-            });
+            Ok(rs) => rs,
+            Err(e) => {
+                report.coverage.unreadable.push(format!("ROLE {current}"));
+                report.findings.push(unreadable(
+                    format!("ROLE {current}"),
+                    &format!("The grants of role {current}"),
+                    &e,
+                ));
+                continue;
+            }
+        };
+        let subject = if current == role {
+            format!("{role} (tokens of {holders_text})")
+        } else {
+            format!("{role} (tokens of {holders_text}), through {current},")
+        };
+        let rid = Ident::new(current.clone());
+        for g in grants.rows() {
+            let privilege = text(g, "privilege")
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            let on = text(g, "granted_on")
+                .unwrap_or_default()
+                .to_ascii_uppercase()
+                .replace('_', " ");
+            let name = text(g, "name").unwrap_or_default();
+            if on == "ROLE" && privilege == "USAGE" {
+                if name == "ACCOUNTADMIN" || name == "SECURITYADMIN" {
+                    report.findings.push(Finding {
+                        rule: Rule::OverPrivilegedRestrictedRole,
+                        severity: Severity::Critical,
+                        object: format!("ROLE {role}"),
+                        why: format!(
+                            "{subject} inherits {name}: a leaked secret administers the account."
+                        ),
+                        fix: vec![render(&Statement::RevokeRole {
+                            grant_option_for: false,
+                            role: Ident::new(name.clone()),
+                            from: snowpat_sql::ast::Grantee::Role(rid.clone()),
+                            behavior: None,
+                        })],
+                    });
+                } else if !SYSTEM_ROLES.contains(&name.as_str()) && visited.insert(name.clone()) {
+                    queue.push(name.clone());
+                }
+            }
+            if privilege == "MANAGE GRANTS" {
+                report.findings.push(Finding {
+                    rule: Rule::OverPrivilegedRestrictedRole,
+                    severity: Severity::Critical,
+                    object: format!("ROLE {role}"),
+                    why: format!(
+                        "{subject} holds MANAGE GRANTS: a leaked secret can grant itself anything."
+                    ),
+                    fix: vec![render(&Statement::RevokePrivileges {
+                        grant_option_for: false,
+                        privileges: Privileges::List(vec!["MANAGE GRANTS".into()]),
+                        on: GrantTarget::Account,
+                        from_role: rid.clone(),
+                        behavior: None,
+                    })],
+                });
+            }
+            if privilege == "OWNERSHIP" && on == "AUTHENTICATION POLICY" {
+                report.findings.push(Finding {
+                    rule: Rule::PolicyOwnedByApplyingRole,
+                    severity: Severity::High,
+                    object: format!("AUTHENTICATION POLICY {name}"),
+                    why: format!("The policy is owned by {current}, whose privileges tokens of {holders_text} run with (restricted to {role}): a leaked token can loosen the policy that constrains it. Transfer ownership to a policy-admin role."),
+                    fix: vec![render(&Statement::GrantOwnership {
+                        on: snowpat_sql::ast::OwnershipTarget::Object {
+                            kind: ObjectKind::AuthenticationPolicy,
+                            name: parse_name(&name),
+                        },
+                        to_role: Ident::new("ACCOUNTADMIN"),
+                        current_grants: Some(snowpat_sql::ast::CurrentGrants::Copy),
+                    })],
+                });
+            }
         }
     }
 }
@@ -1011,6 +1026,15 @@ fn parse_name(name: &str) -> ObjectName {
 
 // ---- policies and automation reach ----
 
+/// The system roles (§3.1): never walked into when following a role's inheritance.
+const SYSTEM_ROLES: [&str; 6] = [
+    "ACCOUNTADMIN",
+    "SECURITYADMIN",
+    "USERADMIN",
+    "SYSADMIN",
+    "ORGADMIN",
+    "PUBLIC",
+];
 /// Roles that administer the account anyway: owning a policy they apply is their job.
 const ADMIN_ROLES: [&str; 3] = ["ACCOUNTADMIN", "SECURITYADMIN", "ORGADMIN"];
 /// MODIFY PROGRAMMATIC AUTHENTICATION METHODS: mint, rotate, remove a user's PATs (§4.3).

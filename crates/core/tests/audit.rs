@@ -109,6 +109,10 @@ const SETUP: &[&str] = &[
     "GRANT MANAGE GRANTS ON ACCOUNT TO ROLE GRANTER_ROLE",
     "CREATE ROLE ADMINISH",
     "GRANT ROLE SECURITYADMIN TO ROLE ADMINISH",
+    "CREATE ROLE MIDDLE",
+    "GRANT ROLE SECURITYADMIN TO ROLE MIDDLE",
+    "CREATE ROLE DEEP",
+    "GRANT ROLE MIDDLE TO ROLE DEEP",
     "CREATE ROLE POLICY_ROLE",
     "CREATE AUTHENTICATION POLICY D.PUBLIC.SVC_POLICY",
     "GRANT OWNERSHIP ON AUTHENTICATION POLICY D.PUBLIC.SVC_POLICY TO ROLE POLICY_ROLE",
@@ -136,6 +140,10 @@ const SETUP: &[&str] = &[
     "CREATE USER SVC_SA TYPE = SERVICE NETWORK_POLICY = NP",
     "GRANT ROLE ADMINISH TO USER SVC_SA",
     "ALTER USER SVC_SA ADD PAT T1 ROLE_RESTRICTION = 'ADMINISH' DAYS_TO_EXPIRY = 30",
+    // Over-privileged two levels down: DEEP inherits MIDDLE, which inherits SECURITYADMIN.
+    "CREATE USER SVC_DEEP TYPE = SERVICE NETWORK_POLICY = NP",
+    "GRANT ROLE DEEP TO USER SVC_DEEP",
+    "ALTER USER SVC_DEEP ADD PAT T1 ROLE_RESTRICTION = 'DEEP' DAYS_TO_EXPIRY = 30",
     "CREATE USER SVC_POL TYPE = SERVICE NETWORK_POLICY = NP",
     "GRANT ROLE POLICY_ROLE TO USER SVC_POL",
     "ALTER USER SVC_POL ADD PAT T1 ROLE_RESTRICTION = 'POLICY_ROLE' DAYS_TO_EXPIRY = 30",
@@ -180,6 +188,7 @@ async fn audit_finds_exactly_the_problems_built_into_the_account() {
         (Rule::NearTokenLimit, obj("USER SVC_MANY")),
         (Rule::OverPrivilegedRestrictedRole, obj("ROLE GRANTER_ROLE")),
         (Rule::OverPrivilegedRestrictedRole, obj("ROLE ADMINISH")),
+        (Rule::OverPrivilegedRestrictedRole, obj("ROLE DEEP")),
         (
             Rule::PolicyOwnedByApplyingRole,
             obj("AUTHENTICATION POLICY D.PUBLIC.SVC_POLICY"),
@@ -220,6 +229,17 @@ async fn audit_finds_exactly_the_problems_built_into_the_account() {
     assert_eq!(report.coverage.users_seen, report.coverage.users_inspected);
     assert!(report.coverage.unreadable.is_empty());
     assert!(report.coverage.tokens_read >= 20);
+
+    let deep = report
+        .findings
+        .iter()
+        .find(|f| f.object == "ROLE DEEP")
+        .expect("DEEP finding");
+    assert!(deep.why.contains("through MIDDLE"), "{}", deep.why);
+    assert_eq!(
+        deep.fix,
+        vec!["REVOKE ROLE SECURITYADMIN FROM ROLE MIDDLE;".to_owned()]
+    );
 
     // Severity ordering and --fail-on.
     for pair in report.findings.windows(2) {
