@@ -1192,25 +1192,67 @@ impl Policies {
     }
 }
 
+/// Users whose policies are read at once (two reads each).
+const CONCURRENT_USERS: usize = 16;
+
 /// Each user's own authentication and network policy (SHOW AUTHENTICATION POLICIES ON USER,
-/// DESCRIBE USER); a user that cannot be read gets an `unreadable` finding.
+/// DESCRIBE USER), [`CONCURRENT_USERS`] users at a time; a user that cannot be read gets an
+/// `unreadable` finding.
 async fn attachments(
     report: &mut Report,
     client: &Client,
     users: &[(String, String)],
     owners: &BTreeMap<String, String>,
 ) -> Vec<Attached> {
-    let mut out = Vec::with_capacity(users.len());
-    for (user, user_type) in users {
+    type Answer = Result<ResultSet, snowpat_client::Error>;
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_USERS));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, (user, _)) in users.iter().enumerate() {
+        let client = client.clone();
+        let gate = gate.clone();
         let uid = Ident::new(user.clone());
-        let auth_policy = match client
-            .execute(&wire(&Statement::ShowAuthenticationPolicies {
-                filter: ShowFilter::default(),
-                scope: None,
-                on: Some(snowpat_sql::ast::PolicyOn::User(uid.clone())),
-            }))
-            .await
-        {
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await.ok();
+            let policy: Answer = client
+                .execute(&wire(&Statement::ShowAuthenticationPolicies {
+                    filter: ShowFilter::default(),
+                    scope: None,
+                    on: Some(snowpat_sql::ast::PolicyOn::User(uid.clone())),
+                }))
+                .await;
+            let described: Answer = client
+                .execute(&wire(&Statement::DescribeUser { name: uid }))
+                .await;
+            (index, policy, described)
+        });
+    }
+    let mut answers: Vec<Option<(Answer, Answer)>> = (0..users.len()).map(|_| None).collect();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, policy, described)) => {
+                if let Some(slot) = answers.get_mut(index) {
+                    *slot = Some((policy, described));
+                }
+            }
+            Err(e) => tracing::warn!("a policy read did not finish: {e}"),
+        }
+    }
+    let mut out = Vec::with_capacity(users.len());
+    for ((user, user_type), answer) in users.iter().zip(answers) {
+        let Some((policy, described)) = answer else {
+            report.coverage.unreadable.push(format!("USER {user}"));
+            report.findings.push(Finding {
+                rule: Rule::Unreadable,
+                severity: Severity::High,
+                object: format!("USER {user}"),
+                why: format!(
+                    "The policies of user {user} could not be read; the audit does not cover them."
+                ),
+                fix: vec![],
+            });
+            continue;
+        };
+        let auth_policy = match policy {
             Ok(rs) => rs
                 .first()
                 .and_then(|r| Some((qualified_policy(r)?, text(r, "owner").unwrap_or_default()))),
@@ -1223,10 +1265,7 @@ async fn attachments(
                 None
             }
         };
-        let network_policy = match client
-            .execute(&wire(&Statement::DescribeUser { name: uid }))
-            .await
-        {
+        let network_policy = match described {
             Ok(rs) => rs.rows().iter().find_map(|r| {
                 let property = text(r, "property")?;
                 if property.eq_ignore_ascii_case("NETWORK_POLICY") {
