@@ -214,3 +214,63 @@ fn the_configured_connection_is_proven_and_an_unknown_entry_is_usage() {
     let out = emu.snowpat(cwd.path(), &["verify", "--connection", "nope"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// The automation identity the blueprint created, by key pair: no PAT (so no restriction or
+/// expiry to report), its role and Cortex through a freshly signed JWT.
+#[test]
+fn a_key_pair_identity_is_proven_without_token_questions() {
+    let emu = Emulator::start();
+    let cwd = tempfile::tempdir().unwrap();
+    std::fs::write(
+        cwd.path().join("snowpat.toml"),
+        "[blueprint.multi-tenant]\nallowed_cidrs = [\"none\"]\n",
+    )
+    .unwrap();
+    let key = cwd.path().join("automation.p8");
+    let boot = emu.snowpat(
+        cwd.path(),
+        &[
+            "bootstrap",
+            "multi-tenant",
+            "--apply",
+            "--sink",
+            &format!("file:{}", key.display()),
+        ],
+    );
+    assert!(boot.status.success(), "{}", stderr(&boot));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_snowpat"))
+        .args([
+            "--url",
+            &emu.url,
+            "--user",
+            "AUTOMATION_USER",
+            "--role",
+            "AUTOMATION_ROLE",
+            "--private-key-file",
+            key.to_str().unwrap(),
+            "verify",
+            "--require-cortex",
+            "--output",
+            "json",
+        ])
+        .current_dir(cwd.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", cwd.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let v = json(&out);
+    assert_eq!(v["credential"], "key-pair JWT");
+    assert_eq!(v["user"], "AUTOMATION_USER");
+    assert_eq!(v["role"], "AUTOMATION_ROLE");
+    assert_eq!(v["restricted"], Value::Null);
+    assert_eq!(v["token"]["note"], "not a programmatic access token");
+    assert_eq!(v["cortex"]["reachable"], true);
+}
