@@ -8,8 +8,10 @@ mod audit;
 mod bootstrap;
 mod cli_config;
 mod context;
+mod exchange;
 mod explain;
 mod quickstart;
+mod serve;
 mod tenant;
 
 use std::io::Write;
@@ -51,6 +53,10 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write or update a connections.toml entry for the Snowflake CLI or Cortex Code CLI.
     CliConfig(cli_config::CliConfigArgs),
+    /// The exchange service: IdP JWT in (RFC 8693), role-restricted PAT out; rotation scheduler.
+    Serve(serve::ServeArgs),
+    /// One exchange without the server: IdP JWT in, PAT to a sink.
+    Exchange(exchange::ExchangeArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -174,6 +180,14 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             runtime()?
                 .block_on(tenant::run_rotate_due(args, &ctx))
                 .map_err(CliError::Failed)
+        }
+        Command::Serve(args) => {
+            init_logging(cli.global.verbose);
+            runtime()?.block_on(serve::run(args, &cli.global))
+        }
+        Command::Exchange(args) => {
+            init_logging(cli.global.verbose);
+            runtime()?.block_on(exchange::run(args, &cli.global))
         }
         Command::Quickstart(args) => {
             init_logging(cli.global.verbose);
