@@ -9,6 +9,7 @@ mod bootstrap;
 mod cli_config;
 mod context;
 mod explain;
+mod oauth;
 mod quickstart;
 mod tenant;
 
@@ -51,6 +52,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write or update a connections.toml entry for the Snowflake CLI or Cortex Code CLI.
     CliConfig(cli_config::CliConfigArgs),
+    /// Snowflake OAuth with PKCE: login, refresh [--keep], status (tokens in a 0600 cache).
+    Oauth(oauth::OauthArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -174,6 +177,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             runtime()?
                 .block_on(tenant::run_rotate_due(args, &ctx))
                 .map_err(CliError::Failed)
+        }
+        Command::Oauth(args) => {
+            init_logging(cli.global.verbose);
+            oauth::run(args, &cli.global, &runtime()?)
         }
         Command::Quickstart(args) => {
             init_logging(cli.global.verbose);

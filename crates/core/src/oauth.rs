@@ -649,17 +649,15 @@ impl TokenCache {
         self.save(path)
     }
 
-    /// When `--keep` should refresh next: `margin` before the access token expires, but not
-    /// before half its remaining life (so a long margin cannot spin).
+    /// When `--keep` should refresh next: `margin` before the access token expires, and never
+    /// sooner than two seconds from now (a margin as long as the token's life cannot spin).
     pub fn next_refresh(&self, margin: Duration, now: DateTime<Utc>) -> DateTime<Utc> {
-        let margin = chrono::Duration::from_std(margin).unwrap_or(chrono::Duration::zero());
-        let at = self.access_expires_at - margin;
-        let half = now + (self.access_expires_at - now) / 2;
-        if at < half {
-            half.max(now + chrono::Duration::seconds(1))
-        } else {
-            at
-        }
+        let margin = chrono::Duration::from_std(margin).unwrap_or(chrono::Duration::MAX);
+        let at = self
+            .access_expires_at
+            .checked_sub_signed(margin)
+            .unwrap_or(now);
+        at.max(now + chrono::Duration::seconds(2))
     }
 
     /// Reads the cache file (refusing one that others can read or write).
@@ -732,6 +730,20 @@ impl TokenCache {
         .map_err(|e| err(e.to_string()))?;
         text.push(b'\n');
         let result = write_private_atomic(path, &text).map_err(err);
+        zeroize::Zeroize::zeroize(&mut text);
+        result
+    }
+}
+
+impl TokenCache {
+    /// Writes the access token alone (and a newline) to `path`, 0600 and atomically, for tools
+    /// that read a token file.
+    pub fn write_access_token(&self, path: &Path) -> Result<(), OAuthError> {
+        let mut text = format!("{}\n", self.access_token.expose_secret()).into_bytes();
+        let result = write_private_atomic(path, &text).map_err(|message| OAuthError::Cache {
+            path: path.display().to_string(),
+            message,
+        });
         zeroize::Zeroize::zeroize(&mut text);
         result
     }
@@ -889,7 +901,9 @@ mod tests {
         let at = cache.next_refresh(Duration::from_secs(60), now);
         assert_eq!((at - now).num_seconds(), 540);
         let at = cache.next_refresh(Duration::from_secs(3600), now);
-        assert_eq!((at - now).num_seconds(), 300);
+        assert_eq!((at - now).num_seconds(), 2);
+        let at = cache.next_refresh(Duration::from_secs(u64::MAX), now);
+        assert_eq!((at - now).num_seconds(), 2);
         assert!(!format!("{cache:?}").contains("access_token: "));
     }
 
