@@ -609,3 +609,73 @@ async fn first_matching_policy_of_an_issuer_wins() {
         "role_not_allowed",
     );
 }
+
+#[test]
+fn snowpat_toml_exchange_section_as_interfaces_md_shows_it() {
+    let text = r#"
+[exchange]
+listen = "127.0.0.1:8650"
+mode = "as-user"
+token_name = "SNOWPAT_{role}"
+days = 1
+grace_hours = 1
+reuse_while = "6h"
+
+[[exchange.policy]]
+name = "agents"
+issuer = "https://idp.example.com"
+jwks_url = "https://idp.example.com/jwks.json"
+audience = "snowpat"
+subject = "^[a-z0-9._-]+@example\\.com$"
+claims = { groups = "^data-agents$" }
+user_claim = "preferred_username"
+roles = ["ANALYST_ROLE"]
+max_lifetime = "1d"
+
+[scheduler]
+margin = "7d"
+interval = "5m"
+"#;
+    let config = snowpat_core::config::Config::parse(text, "snowpat.toml").expect("valid");
+    let exchange = config.exchange.expect("[exchange]");
+    assert_eq!(exchange.policy.len(), 1);
+    assert_eq!(exchange.policy[0].claims["groups"], "^data-agents$");
+    let scheduler = config.scheduler.expect("[scheduler]");
+    assert_eq!(
+        (scheduler.margin.as_str(), scheduler.interval.as_str()),
+        ("7d", "5m")
+    );
+    let trust = TrustPolicies::from_config(&exchange, &JwksOptions::default()).expect("policies");
+    assert_eq!(trust.names(), ["agents"]);
+
+    // Defaults of a bare [exchange].
+    let config = snowpat_core::config::Config::parse("[exchange]\n", "snowpat.toml").unwrap();
+    let e = config.exchange.unwrap();
+    assert_eq!(
+        (
+            e.listen.as_str(),
+            e.mode.as_str(),
+            e.token_name.as_str(),
+            e.days,
+            e.grace_hours,
+            e.reuse_while.as_str()
+        ),
+        ("127.0.0.1:8650", "as-user", "SNOWPAT_{role}", 1, 1, "6h")
+    );
+
+    // Unknown keys are refused with the file, the line and the key.
+    let bad = text.replace(
+        "max_lifetime = \"1d\"",
+        "max_lifetime = \"1d\"\njku_allowed = true",
+    );
+    let e = snowpat_core::config::Config::parse(&bad, "snowpat.toml").unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.contains("snowpat.toml:20") && shown.contains("jku_allowed"),
+        "{shown}"
+    );
+    // A policy missing a required key is refused too.
+    let bad = text.replace("user_claim = \"preferred_username\"\n", "");
+    let e = snowpat_core::config::Config::parse(&bad, "snowpat.toml").unwrap_err();
+    assert!(e.to_string().contains("user_claim"), "{e}");
+}
