@@ -679,3 +679,62 @@ interval = "5m"
     let e = snowpat_core::config::Config::parse(&bad, "snowpat.toml").unwrap_err();
     assert!(e.to_string().contains("user_claim"), "{e}");
 }
+
+/// A JWKS endpoint that streams a chunked body forever (no Content-Length): the cap must stop the
+/// read at 64 KiB instead of buffering it. Returns the URL and a counter of bytes it sent.
+async fn endless_jwks() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let sent = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("1000\r\n{}\r\n", " ".repeat(4096));
+                // Up to 64 MiB, unless the client hangs up first.
+                for _ in 0..16_384 {
+                    if stream.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(4096, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (url, sent)
+}
+
+#[tokio::test]
+async fn an_endless_chunked_jwks_is_cut_at_the_cap() {
+    let idp = TestIdp::start().await;
+    let (url, sent) = endless_jwks().await;
+    let mut p = policy(&idp, "agents", &["ANALYST_ROLE"]);
+    p.jwks_url = url;
+    let v = verifier(vec![p], loopback_opts());
+    let started = std::time::Instant::now();
+    let e = verify(&v, &idp.mint(claims(&idp)), "ANALYST_ROLE")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("over 65536 bytes"), "{e}");
+    refused(Err(e), "temporarily_unavailable", "jwks_unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let total = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        total < 8 * 1024 * 1024,
+        "the client hung up early, {total} bytes sent"
+    );
+}
