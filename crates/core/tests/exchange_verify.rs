@@ -738,3 +738,20 @@ async fn an_endless_chunked_jwks_is_cut_at_the_cap() {
         "the client hung up early, {total} bytes sent"
     );
 }
+
+/// The service calls `verify` from axum handlers on a multi-threaded runtime: the verifier is
+/// Send + Sync + Clone and its future is Send.
+#[test]
+fn verifier_and_its_future_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn sync_clone<T: Send + Sync + Clone + 'static>() {}
+    sync_clone::<Verifier>();
+    let cfg = ExchangeConfig::default();
+    let v = Verifier::new(
+        TrustPolicies::from_config(&cfg, &JwksOptions::default()).unwrap(),
+        JwksOptions::default(),
+    );
+    let token = SecretString::from("x".to_string());
+    let fut = v.verify(&token, "R", SystemTime::now());
+    send(&fut);
+}
