@@ -10,6 +10,7 @@ mod cli_config;
 mod context;
 mod exchange;
 mod explain;
+mod oauth;
 mod quickstart;
 mod serve;
 mod tenant;
@@ -57,6 +58,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// One exchange without the server: IdP JWT in, PAT to a sink.
     Exchange(exchange::ExchangeArgs),
+    /// Snowflake OAuth with PKCE: login, refresh [--keep], status (tokens in a 0600 cache).
+    Oauth(oauth::OauthArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -188,6 +191,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Exchange(args) => {
             init_logging(cli.global.verbose);
             runtime()?.block_on(exchange::run(args, &cli.global))
+        }
+        Command::Oauth(args) => {
+            init_logging(cli.global.verbose);
+            oauth::run(args, &cli.global, &runtime()?)
         }
         Command::Quickstart(args) => {
             init_logging(cli.global.verbose);

@@ -609,3 +609,149 @@ async fn first_matching_policy_of_an_issuer_wins() {
         "role_not_allowed",
     );
 }
+
+#[test]
+fn snowpat_toml_exchange_section_as_interfaces_md_shows_it() {
+    let text = r#"
+[exchange]
+listen = "127.0.0.1:8650"
+mode = "as-user"
+token_name = "SNOWPAT_{role}"
+days = 1
+grace_hours = 1
+reuse_while = "6h"
+
+[[exchange.policy]]
+name = "agents"
+issuer = "https://idp.example.com"
+jwks_url = "https://idp.example.com/jwks.json"
+audience = "snowpat"
+subject = "^[a-z0-9._-]+@example\\.com$"
+claims = { groups = "^data-agents$" }
+user_claim = "preferred_username"
+roles = ["ANALYST_ROLE"]
+max_lifetime = "1d"
+
+[scheduler]
+margin = "7d"
+interval = "5m"
+"#;
+    let config = snowpat_core::config::Config::parse(text, "snowpat.toml").expect("valid");
+    let exchange = config.exchange.expect("[exchange]");
+    assert_eq!(exchange.policy.len(), 1);
+    assert_eq!(exchange.policy[0].claims["groups"], "^data-agents$");
+    let scheduler = config.scheduler.expect("[scheduler]");
+    assert_eq!(
+        (scheduler.margin.as_str(), scheduler.interval.as_str()),
+        ("7d", "5m")
+    );
+    let trust = TrustPolicies::from_config(&exchange, &JwksOptions::default()).expect("policies");
+    assert_eq!(trust.names(), ["agents"]);
+
+    // Defaults of a bare [exchange].
+    let config = snowpat_core::config::Config::parse("[exchange]\n", "snowpat.toml").unwrap();
+    let e = config.exchange.unwrap();
+    assert_eq!(
+        (
+            e.listen.as_str(),
+            e.mode.as_str(),
+            e.token_name.as_str(),
+            e.days,
+            e.grace_hours,
+            e.reuse_while.as_str()
+        ),
+        ("127.0.0.1:8650", "as-user", "SNOWPAT_{role}", 1, 1, "6h")
+    );
+
+    // Unknown keys are refused with the file, the line and the key.
+    let bad = text.replace(
+        "max_lifetime = \"1d\"",
+        "max_lifetime = \"1d\"\njku_allowed = true",
+    );
+    let e = snowpat_core::config::Config::parse(&bad, "snowpat.toml").unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.contains("snowpat.toml:20") && shown.contains("jku_allowed"),
+        "{shown}"
+    );
+    // A policy missing a required key is refused too.
+    let bad = text.replace("user_claim = \"preferred_username\"\n", "");
+    let e = snowpat_core::config::Config::parse(&bad, "snowpat.toml").unwrap_err();
+    assert!(e.to_string().contains("user_claim"), "{e}");
+}
+
+/// A JWKS endpoint that streams a chunked body forever (no Content-Length): the cap must stop the
+/// read at 64 KiB instead of buffering it. Returns the URL and a counter of bytes it sent.
+async fn endless_jwks() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let sent = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if stream.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let chunk = format!("1000\r\n{}\r\n", " ".repeat(4096));
+                // Up to 64 MiB, unless the client hangs up first.
+                for _ in 0..16_384 {
+                    if stream.write_all(chunk.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    counter.fetch_add(4096, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (url, sent)
+}
+
+#[tokio::test]
+async fn an_endless_chunked_jwks_is_cut_at_the_cap() {
+    let idp = TestIdp::start().await;
+    let (url, sent) = endless_jwks().await;
+    let mut p = policy(&idp, "agents", &["ANALYST_ROLE"]);
+    p.jwks_url = url;
+    let v = verifier(vec![p], loopback_opts());
+    let started = std::time::Instant::now();
+    let e = verify(&v, &idp.mint(claims(&idp)), "ANALYST_ROLE")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("over 65536 bytes"), "{e}");
+    refused(Err(e), "temporarily_unavailable", "jwks_unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let total = sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        total < 8 * 1024 * 1024,
+        "the client hung up early, {total} bytes sent"
+    );
+}
+
+/// The service calls `verify` from axum handlers on a multi-threaded runtime: the verifier is
+/// Send + Sync + Clone and its future is Send.
+#[test]
+fn verifier_and_its_future_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn sync_clone<T: Send + Sync + Clone + 'static>() {}
+    sync_clone::<Verifier>();
+    let cfg = ExchangeConfig::default();
+    let v = Verifier::new(
+        TrustPolicies::from_config(&cfg, &JwksOptions::default()).unwrap(),
+        JwksOptions::default(),
+    );
+    let token = SecretString::from("x".to_string());
+    let fut = v.verify(&token, "R", SystemTime::now());
+    send(&fut);
+}

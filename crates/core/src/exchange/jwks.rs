@@ -37,22 +37,27 @@ struct UrlEntry {
 }
 
 pub(crate) struct JwksCache {
+    /// For https URLs (honours the proxy environment).
     client: Result<reqwest::Client, String>,
+    /// For loopback URLs (never through a proxy).
+    direct: Result<reqwest::Client, String>,
     opts: JwksOptions,
     entries: Mutex<HashMap<String, Arc<UrlEntry>>>,
 }
 
 impl JwksCache {
     pub(crate) fn new(opts: JwksOptions) -> Self {
-        let client = reqwest::Client::builder()
-            .timeout(opts.timeout)
-            .connect_timeout(opts.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .build()
-            .map_err(|e| e.to_string());
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(opts.timeout)
+                .connect_timeout(opts.timeout)
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let client = builder().build().map_err(|e| e.to_string());
+        let direct = builder().no_proxy().build().map_err(|e| e.to_string());
         Self {
             client,
+            direct,
             opts,
             entries: Mutex::new(HashMap::new()),
         }
@@ -127,8 +132,9 @@ impl JwksCache {
     async fn fetch(&self, url: &str) -> Result<HashMap<String, RsaPublicKey>, ExchangeError> {
         super::policy::url_allowed(url, self.opts.allow_http_loopback)
             .map_err(ExchangeError::unavailable)?;
-        let client = self
-            .client
+        let loopback = reqwest::Url::parse(url).is_ok_and(|u| u.scheme() == "http");
+        let client = if loopback { &self.direct } else { &self.client };
+        let client = client
             .as_ref()
             .map_err(|e| ExchangeError::unavailable(format!("no HTTP client: {e}")))?;
         tracing::debug!(url, "fetching JWKS");

@@ -24,6 +24,8 @@ mod verify;
 
 pub use jwt::{parse_unverified, UnverifiedToken, MAX_TOKEN_BYTES};
 pub use policy::{check_config_file_permissions, PolicyError, TrustPolicies, TrustPolicy};
+#[doc(hidden)]
+pub use verify::fuzz_verify;
 pub use verify::{JwksOptions, Verifier};
 
 use std::time::{Duration, SystemTime};
