@@ -8,8 +8,11 @@ mod audit;
 mod bootstrap;
 mod cli_config;
 mod context;
+mod exchange;
 mod explain;
+mod oauth;
 mod quickstart;
+mod serve;
 mod tenant;
 mod verify;
 
@@ -54,6 +57,12 @@ enum Command {
     CliConfig(cli_config::CliConfigArgs),
     /// Prove a credential: who, which role, available roles, restriction, expiry, Cortex.
     Verify(verify::VerifyArgs),
+    /// The exchange service: IdP JWT in (RFC 8693), role-restricted PAT out; rotation scheduler.
+    Serve(serve::ServeArgs),
+    /// One exchange without the server: IdP JWT in, PAT to a sink.
+    Exchange(exchange::ExchangeArgs),
+    /// Snowflake OAuth with PKCE: login, refresh [--keep], status (tokens in a 0600 cache).
+    Oauth(oauth::OauthArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -181,6 +190,18 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             runtime()?
                 .block_on(tenant::run_rotate_due(args, &ctx))
                 .map_err(CliError::Failed)
+        }
+        Command::Serve(args) => {
+            init_logging(cli.global.verbose);
+            runtime()?.block_on(serve::run(args, &cli.global))
+        }
+        Command::Exchange(args) => {
+            init_logging(cli.global.verbose);
+            runtime()?.block_on(exchange::run(args, &cli.global))
+        }
+        Command::Oauth(args) => {
+            init_logging(cli.global.verbose);
+            oauth::run(args, &cli.global, &runtime()?)
         }
         Command::Quickstart(args) => {
             init_logging(cli.global.verbose);
