@@ -97,7 +97,8 @@ pub struct JournalEntry {
 
 /// The backend-neutral store interface.
 pub trait Store: Send + Sync + 'static {
-    /// Inserts or updates a tenant (status and timestamps included).
+    /// Inserts or updates a tenant (status and `updated_at`; the `created_at` of a known tenant
+    /// is kept).
     fn upsert_tenant(
         &self,
         tenant: &TenantRecord,
@@ -138,6 +139,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: &str,
     ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
+    /// Records the statements of one multi-statement request, all under its `request_id`, as
+    /// pending in one transaction before it is sent; returns their sequence numbers in order.
+    /// Each entry is `(kind, statement text kept for a resubmission)`.
+    fn journal_begin_batch(
+        &self,
+        tenant: &str,
+        request_id: uuid::Uuid,
+        entries: &[(&str, Option<&str>)],
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
+    /// Marks several entries (one request's) done or failed in one transaction.
+    fn journal_finish_batch(
+        &self,
+        seqs: &[i64],
+        state: JournalState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Now, for store bookkeeping timestamps only (never for token lifetimes, which use server time).
