@@ -600,7 +600,7 @@ impl<S: Store> Tenants<S> {
         &self,
         id: &TenantId,
         statements: &[Statement],
-    ) -> Result<ResultSet, TenantError> {
+    ) -> Result<Vec<i64>, TenantError> {
         let request_id = Uuid::new_v4();
         let kinds: Vec<(&str, Option<&str>)> =
             statements.iter().map(|s| (s.kind(), None)).collect();
@@ -616,11 +616,11 @@ impl<S: Store> Tenants<S> {
         }
         .request_id(request_id);
         match self.client.execute(&request).await {
-            Ok(result) => {
+            Ok(_) => {
                 self.store
                     .journal_finish_batch(&seqs, JournalState::Done)
                     .await?;
-                Ok(result)
+                Ok(seqs)
             }
             Err(e) => {
                 self.store
@@ -662,10 +662,10 @@ impl<S: Store> Tenants<S> {
         self.store
             .upsert_tenant(&self.record(id, "active", None))
             .await?;
-        self.change_batch(id, &self.setup_statements(id)).await?;
+        let setup = self.change_batch(id, &self.setup_statements(id)).await?;
 
         // Crash recovery: a pending ADD/ROTATE is resubmitted with its requestId first.
-        if let Some(outcome) = self.recover(id, &target).await? {
+        if let Some(outcome) = self.recover(id, &target, &setup).await? {
             return Ok(outcome);
         }
 
@@ -767,13 +767,26 @@ impl<S: Store> Tenants<S> {
     }
 
     /// Resubmits the newest pending ADD/ROTATE of the tenant with its requestId and retry=true.
-    /// `None` when there was nothing to recover or the resubmission gave no secret.
-    async fn recover(&self, id: &TenantId, target: &Sink) -> Result<Option<Outcome>, TenantError> {
+    /// `None` when there was nothing to recover or the resubmission gave no secret. Other
+    /// statements a crashed run left pending were just repeated by the setup (`done`: the
+    /// sequence numbers of this run's setup): they are marked superseded.
+    async fn recover(
+        &self,
+        id: &TenantId,
+        target: &Sink,
+        done: &[i64],
+    ) -> Result<Option<Outcome>, TenantError> {
         let journal = self.store.journal(id.as_str()).await?;
-        let pending: Vec<_> = journal
+        let (pending, others): (Vec<_>, Vec<_>) = journal
             .into_iter()
-            .filter(|e| e.state == JournalState::Pending && (e.kind == ADD || e.kind == ROTATE))
-            .collect();
+            .filter(|e| e.state == JournalState::Pending && !done.contains(&e.seq))
+            .partition(|e| e.kind == ADD || e.kind == ROTATE);
+        if !others.is_empty() {
+            let seqs: Vec<i64> = others.iter().map(|e| e.seq).collect();
+            self.store
+                .journal_finish_batch(&seqs, JournalState::Superseded)
+                .await?;
+        }
         if let (false, Sink::File(path)) = (pending.is_empty(), target) {
             // A crash during the delivery can have left the secret in a temporary file.
             remove_stale_temporaries(path);

@@ -61,6 +61,9 @@ pub enum JournalState {
     Pending,
     Done,
     Failed,
+    /// The process died before the outcome was known, and a later request repeated the
+    /// (idempotent) statement.
+    Superseded,
 }
 
 impl JournalState {
@@ -69,6 +72,7 @@ impl JournalState {
             Self::Pending => "pending",
             Self::Done => "done",
             Self::Failed => "failed",
+            Self::Superseded => "superseded",
         }
     }
 
@@ -76,6 +80,7 @@ impl JournalState {
         match text {
             "done" => Self::Done,
             "failed" => Self::Failed,
+            "superseded" => Self::Superseded,
             _ => Self::Pending,
         }
     }
