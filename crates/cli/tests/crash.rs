@@ -427,7 +427,12 @@ fn crash_and_converge(point: Point) -> Figures {
 }
 
 fn report(figures: &Figures) {
-    eprintln!("crash figures: {figures:?}");
+    eprintln!(
+        "crash figures {}: {:.1}s, {} reruns, {} token statements pending at the crash, {figures:?}",
+        figures.point, figures.seconds, figures.reruns, figures.pending_at_crash
+    );
+    assert!(figures.reruns <= 2, "{figures:?}");
+    assert_eq!(figures.orphans, 0, "{figures:?}");
     // Exactly one token per tenant: each crashed ADD came back by resubmission, none was lost.
     assert_eq!(figures.executed_mints, TENANTS, "{figures:?}");
     assert_eq!(figures.reminted, 0, "{figures:?}");
