@@ -97,13 +97,29 @@ impl Work {
 
     /// `snowpat --output json tenant provision --from tenants.txt` as the automation identity.
     fn provision(&self, crash_at: Option<&str>) -> Output {
-        let store = format!("sqlite:{}", self.store_path().display());
         let sink = format!("file:{}/secrets/{{id}}.token", self.dir.path().display());
+        self.snowpat(
+            &[
+                "tenant",
+                "provision",
+                "--from",
+                "tenants.txt",
+                "--sink",
+                &sink,
+                "--concurrency",
+                CONCURRENCY,
+            ],
+            crash_at,
+        )
+    }
+
+    /// `snowpat --store ... --output json ARGS` as the automation identity (snowpat.toml).
+    fn snowpat(&self, args: &[&str], crash_at: Option<&str>) -> Output {
+        let store = format!("sqlite:{}", self.store_path().display());
         let mut command = Command::new(env!("CARGO_BIN_EXE_snowpat"));
         command
-            .args(["--store", &store, "--output", "json", "tenant", "provision"])
-            .args(["--from", "tenants.txt", "--sink", &sink])
-            .args(["--concurrency", CONCURRENCY])
+            .args(["--store", &store, "--output", "json"])
+            .args(args)
             .current_dir(self.dir.path())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -112,6 +128,22 @@ impl Work {
             command.env("SNOWPAT_CRASH_AT", at);
         }
         command.output().unwrap()
+    }
+
+    /// Moves the emulator's account clock forward (control API).
+    fn advance_clock(&self, seconds: i64) {
+        let control = std::fs::read_to_string(self.emu.path("control.token")).unwrap();
+        let status = self.emu.runtime.block_on(async {
+            reqwest::Client::new()
+                .post(format!("{}/emulator/v1/clock", self.emu.url))
+                .bearer_auth(control.trim())
+                .json(&json!({ "advance_seconds": seconds }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+        assert_eq!(status.as_u16(), 200);
     }
 
     /// One statement as ADMIN, its rows keyed by column name.
@@ -461,6 +493,102 @@ fn crash_after_sink_write_converges_with_one_live_known_pat_per_tenant() {
 #[test]
 fn crash_before_journal_commit_converges_with_one_live_known_pat_per_tenant() {
     report(&crash_and_converge(Point::BeforeJournalCommit));
+}
+
+/// Rotation passes the same points: `rotate-due` aborted at each, then rerun, rotates every due
+/// tenant exactly once and delivers every new secret (the crashed rotation's by resubmission, not
+/// by rotating again, which would leave the sink with a secret that dies after its grace).
+#[test]
+fn crash_during_rotate_due_is_recovered_by_the_rerun_at_every_point() {
+    const ROTATING: usize = 30;
+    for point in Point::ALL {
+        let work = Work::start();
+        let ids: Vec<String> = (0..ROTATING).map(|i| format!("r{i:02}")).collect();
+        std::fs::write(work.dir.path().join("tenants.txt"), ids.join("\n")).unwrap();
+        let sink = format!("file:{}/secrets/{{id}}.token", work.dir.path().display());
+        let provision = work.snowpat(
+            &[
+                "tenant",
+                "provision",
+                "--from",
+                "tenants.txt",
+                "--sink",
+                &sink,
+                "--days",
+                "2",
+            ],
+            None,
+        );
+        assert!(provision.status.success(), "{}", stderr(&provision));
+        // A day on, every token has under 36 hours left.
+        work.advance_clock(24 * 3600 + 60);
+        let before = work.emu.last_seq();
+        let at = format!("{}:10", point.name());
+        let crashed = work.snowpat(&["rotate-due", "--within", "36h"], Some(&at));
+        assert_eq!(
+            crashed.status.signal(),
+            Some(6),
+            "{at}: {}",
+            stderr(&crashed)
+        );
+        let rerun = work.snowpat(&["rotate-due", "--within", "36h"], None);
+        assert!(rerun.status.success(), "{at}: {}", stderr(&rerun));
+        let counts = actions(&rerun);
+        assert_eq!(counts.get("recovered"), Some(&1), "{at}: {counts:?}");
+        assert_eq!(
+            counts.get("rotated"),
+            Some(&(ROTATING - 10)),
+            "{at}: {counts:?}"
+        );
+        let again = work.snowpat(&["rotate-due", "--within", "36h"], None);
+        assert!(again.status.success(), "{at}: {}", stderr(&again));
+        assert!(stdout(&again).trim().is_empty(), "{at}: {}", stdout(&again));
+
+        let rotations = work
+            .emu
+            .log(before)
+            .iter()
+            .filter(|l| {
+                l["statement_kind"] == json!("ALTER USER ROTATE PAT")
+                    && l["executed"] == json!(true)
+            })
+            .count();
+        assert_eq!(
+            rotations, ROTATING,
+            "{at}: each due token rotated exactly once"
+        );
+        let store = work
+            .emu
+            .runtime
+            .block_on(SqliteStore::open(&format!(
+                "sqlite:{}",
+                work.store_path().display()
+            )))
+            .unwrap();
+        for tenant in work.emu.runtime.block_on(store.tenants()).unwrap() {
+            let secret = std::fs::read_to_string(work.secret_file(&tenant.id)).unwrap();
+            let secret = secret.trim_end();
+            let records = work.emu.runtime.block_on(store.tokens(&tenant.id)).unwrap();
+            assert_eq!(
+                records[0].secret_sha256,
+                secret_sha256(&SecretString::from(secret.to_owned())),
+                "{at}: {}",
+                tenant.id
+            );
+            assert_eq!(work.whoami(secret), Ok(tenant.user.clone()), "{at}");
+            // Past the old secret's grace, the sink's secret still works: it is the new one.
+            let pats = work.pats(&tenant.user);
+            assert!(
+                pats.contains(&(tenant.token_name.clone(), "ACTIVE".to_owned())),
+                "{at}: {pats:?}"
+            );
+        }
+        work.advance_clock(25 * 3600);
+        for id in &ids {
+            let secret = std::fs::read_to_string(work.secret_file(&id.to_uppercase())).unwrap();
+            assert!(work.whoami(secret.trim_end()).is_ok(), "{at}: {id}");
+        }
+    }
 }
 
 #[test]

@@ -665,7 +665,7 @@ impl<S: Store> Tenants<S> {
         let setup = self.change_batch(id, &self.setup_statements(id)).await?;
 
         // Crash recovery: a pending ADD/ROTATE is resubmitted with its requestId first.
-        if let Some(outcome) = self.recover(id, &target, &setup).await? {
+        if let Some(outcome) = self.recover(id, &target, Some(&setup)).await? {
             return Ok(outcome);
         }
 
@@ -766,21 +766,46 @@ impl<S: Store> Tenants<S> {
         Ok(true)
     }
 
+    /// [`Tenants::recover`] for a tenant whose journal holds a pending ADD/ROTATE, to the sink
+    /// its token was recorded with; `None` (and no store write) when nothing is pending.
+    async fn recover_pending(&self, id: &TenantId) -> Result<Option<Outcome>, TenantError> {
+        let pending = self
+            .store
+            .journal(id.as_str())
+            .await?
+            .iter()
+            .any(|e| e.state == JournalState::Pending && (e.kind == ADD || e.kind == ROTATE));
+        if !pending {
+            return Ok(None);
+        }
+        let target = self.sink_of(id, None).await?;
+        target.preflight()?;
+        self.recover(id, &target, None).await
+    }
+
     /// Resubmits the newest pending ADD/ROTATE of the tenant with its requestId and retry=true.
-    /// `None` when there was nothing to recover or the resubmission gave no secret. Other
-    /// statements a crashed run left pending were just repeated by the setup (`done`: the
-    /// sequence numbers of this run's setup): they are marked superseded.
+    /// `None` when there was nothing to recover or the resubmission gave no secret. With
+    /// `Some(setup)` (the sequence numbers of the setup this provision just ran), the other
+    /// statements a crashed run left pending were repeated by that setup: they are marked
+    /// superseded.
     async fn recover(
         &self,
         id: &TenantId,
         target: &Sink,
-        done: &[i64],
+        setup: Option<&[i64]>,
     ) -> Result<Option<Outcome>, TenantError> {
         let journal = self.store.journal(id.as_str()).await?;
         let (pending, others): (Vec<_>, Vec<_>) = journal
             .into_iter()
-            .filter(|e| e.state == JournalState::Pending && !done.contains(&e.seq))
+            .filter(|e| e.state == JournalState::Pending)
             .partition(|e| e.kind == ADD || e.kind == ROTATE);
+        let others: Vec<_> = match setup {
+            Some(setup) => others
+                .into_iter()
+                .filter(|e| !setup.contains(&e.seq))
+                .collect(),
+            None => Vec::new(),
+        };
         if !others.is_empty() {
             let seqs: Vec<i64> = others.iter().map(|e| e.seq).collect();
             self.store
@@ -1039,6 +1064,12 @@ impl<S: Store> Tenants<S> {
     ) -> Result<Outcome, TenantError> {
         let target = self.sink_of(id, None).await?;
         target.preflight()?;
+        // A rotation a crashed run left pending has already replaced the secret: deliver that
+        // one (same requestId, retry=true) instead of rotating again, or the sink would keep
+        // the old secret until its grace ran out.
+        if let Some(outcome) = self.recover(id, &target, None).await? {
+            return Ok(outcome);
+        }
         let hours = i64::from(grace_hours.unwrap_or(self.settings.tenants.grace_hours));
         let token = self.settings.token(id);
         let live = self.live_tokens(&self.settings.user(id)).await?;
@@ -1237,6 +1268,18 @@ impl<S: Store> Tenants<S> {
                 continue;
             }
             let id = TenantId(tenant.id.clone());
+            // Finish what a crashed run left pending first (see `rotate`).
+            match self.recover_pending(&id).await {
+                Ok(Some(outcome)) => {
+                    results.push((id, Ok(outcome)));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    results.push((id, Err(e)));
+                    continue;
+                }
+            }
             let live = match self.live_tokens(&tenant.user).await {
                 Ok(live) => live,
                 Err(e) => {
