@@ -6,6 +6,15 @@
 //! current secret has left) computed from server time; `revoke` removes the token and every
 //! `<NAME>_ROTATED_*` object; `disable` disables the user; `enable` enables the user and each
 //! token; `drop` removes the tokens, then the user.
+//!
+//! Provisioning costs two round trips per tenant on the fast path: the setup statements (seed 000
+//! steps 1-4, plus the network policy) go as one multi-statement request (protocols §2.6), and the
+//! ADD PAT goes alone, so that its secret comes back in the answer and a `retry=true`
+//! resubmission replays exactly that answer (§2.8). Both requests are journaled before they are
+//! sent. Nothing is read first when the store knows no token for the tenant: the ADD says
+//! `IF NOT EXISTS` (§5.12.1), and only an empty answer (the token exists) costs a `SHOW USER PATS`.
+//!
+//! Crash safety: [`crash`] names the points where a `test-hooks` build can be made to abort.
 
 use std::sync::Arc;
 
@@ -23,6 +32,141 @@ use crate::blueprints::multi_tenant::NETWORK_POLICY;
 use crate::config::{MultiTenantConfig, TenantsConfig};
 use crate::sinks::{Sink, SinkError, SinkSpec};
 use crate::store::{JournalState, Store, StoreError, TenantRecord, TokenRecord};
+
+/// Deterministic crash points for the crash-safety tests.
+///
+/// Only a debug build with the `test-hooks` feature can crash here (the feature is off by default
+/// and only the CLI's test builds turn it on). There, `SNOWPAT_CRASH_AT=POINT:N` (for example
+/// `after_response:137`) aborts the process (`std::process::abort`, no unwinding, no cleanup) at
+/// the Nth time any task reaches POINT; `N` defaults to 1. Everywhere else the points cost nothing.
+///
+/// The points, in the order a token-minting statement (ADD or ROTATE PAT) passes them:
+/// * `after_send`: the journal holds the requestId as pending and the request is on the wire; the
+///   process dies before reading the answer (whether Snowflake executed it is the same race as in
+///   a real crash);
+/// * `after_response`: the answer, with the secret, was received and nothing was done with it;
+/// * `after_sink_write`: the secret is in the sink; the store has no record of it;
+/// * `before_journal_commit`: the token metadata is stored; the journal entry is still pending.
+pub mod crash {
+    use std::io::Write;
+
+    /// The environment variable that arms a crash point.
+    pub const ENV: &str = "SNOWPAT_CRASH_AT";
+
+    /// How long `after_send` lets the request travel before the process dies.
+    pub const SEND_WINDOW: std::time::Duration = std::time::Duration::from_millis(5);
+
+    /// A place in the minting path where a test build may abort.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Point {
+        AfterSend,
+        AfterResponse,
+        AfterSinkWrite,
+        BeforeJournalCommit,
+    }
+
+    impl Point {
+        pub const ALL: [Point; 4] = [
+            Point::AfterSend,
+            Point::AfterResponse,
+            Point::AfterSinkWrite,
+            Point::BeforeJournalCommit,
+        ];
+
+        /// The name used in `SNOWPAT_CRASH_AT`.
+        pub fn name(self) -> &'static str {
+            match self {
+                Point::AfterSend => "after_send",
+                Point::AfterResponse => "after_response",
+                Point::AfterSinkWrite => "after_sink_write",
+                Point::BeforeJournalCommit => "before_journal_commit",
+            }
+        }
+
+        pub fn parse(text: &str) -> Option<Self> {
+            Self::ALL.into_iter().find(|p| p.name() == text)
+        }
+    }
+
+    /// `POINT` or `POINT:N` (N ≥ 1).
+    pub fn parse_target(text: &str) -> Option<(Point, u64)> {
+        let (point, n) = match text.split_once(':') {
+            Some((point, n)) => (point, n.parse::<u64>().ok().filter(|n| *n >= 1)?),
+            None => (text, 1),
+        };
+        Some((Point::parse(point.trim())?, n))
+    }
+
+    /// Whether this build can crash at all (`test-hooks` and debug assertions).
+    pub fn available() -> bool {
+        cfg!(all(feature = "test-hooks", debug_assertions))
+    }
+
+    #[cfg(all(feature = "test-hooks", debug_assertions))]
+    mod armed {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::OnceLock;
+
+        use super::{parse_target, Point, ENV};
+
+        use std::io::Write;
+
+        static TARGET: OnceLock<Option<(Point, u64)>> = OnceLock::new();
+        static HITS: AtomicU64 = AtomicU64::new(0);
+
+        /// Counts a hit of `point` if it is the armed one; true on the armed hit.
+        pub(super) fn fires(point: Point) -> bool {
+            let target = TARGET.get_or_init(|| {
+                let value = std::env::var(ENV).ok()?;
+                let target = parse_target(&value);
+                if target.is_none() {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "warning: {ENV}={value:?} names no crash point; write POINT or POINT:N"
+                    );
+                }
+                target
+            });
+            match target {
+                Some((armed, n)) if *armed == point => {
+                    HITS.fetch_add(1, Ordering::SeqCst) + 1 == *n
+                }
+                _ => false,
+            }
+        }
+    }
+
+    /// True when this hit of `point` is the one `SNOWPAT_CRASH_AT` names (never without the
+    /// feature).
+    pub(crate) fn fires(point: Point) -> bool {
+        #[cfg(all(feature = "test-hooks", debug_assertions))]
+        {
+            armed::fires(point)
+        }
+        #[cfg(not(all(feature = "test-hooks", debug_assertions)))]
+        {
+            let _ = point;
+            false
+        }
+    }
+
+    /// Aborts the process, saying where on stderr.
+    pub(crate) fn die(point: Point) -> ! {
+        let _ = writeln!(
+            std::io::stderr(),
+            "snowpat: test-hooks crash at {}",
+            point.name()
+        );
+        std::process::abort()
+    }
+
+    /// Aborts if this hit of `point` is the armed one.
+    pub(crate) fn hit(point: Point) {
+        if fires(point) {
+            die(point);
+        }
+    }
+}
 
 /// Tenant command failures.
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +367,9 @@ impl<S: Store> Clone for Tenants<S> {
 }
 
 const ADD: &str = "ALTER USER ADD PAT";
+
+/// How far a recorded expiry may be from the live one and still name the same token.
+const EXPIRY_TOLERANCE_MS: i64 = 120_000;
 const ROTATE: &str = "ALTER USER ROTATE PAT";
 
 impl<S: Store> Tenants<S> {
@@ -276,20 +423,6 @@ impl<S: Store> Tenants<S> {
                 Err(e.into())
             }
         }
-    }
-
-    /// The NETWORK_POLICY property of `DESCRIBE USER` (empty or `null` when none is attached).
-    async fn user_network_policy(&self, user: &Ident) -> Result<String, TenantError> {
-        let rs = self
-            .run(&Statement::DescribeUser { name: user.clone() })
-            .await?;
-        for row in rs.rows() {
-            let property: Option<String> = row.get("property")?;
-            if property.as_deref() == Some("NETWORK_POLICY") {
-                return Ok(row.get::<Option<String>>("value")?.unwrap_or_default());
-            }
-        }
-        Ok(String::new())
     }
 
     /// Server time (`SELECT CURRENT_TIMESTAMP()`), never the local clock.
@@ -381,24 +514,11 @@ impl<S: Store> Tenants<S> {
         }
     }
 
-    /// Provisions one tenant (seed 000 steps 1–5), idempotently; recovers a pending ADD/ROTATE
-    /// from the journal first.
-    pub async fn provision(
-        &self,
-        id: &TenantId,
-        sink: &SinkSpec,
-        days: u32,
-    ) -> Result<Outcome, TenantError> {
-        let target = sink.for_tenant(id.as_str());
-        target.preflight()?;
+    /// The setup of one tenant (seed 000 steps 1-4, and the blueprint's network policy), every
+    /// statement idempotent so that a rerun converges from any partial state.
+    fn setup_statements(&self, id: &TenantId) -> Vec<Statement> {
         let user = Ident::new(self.settings.user(id));
-        let token = self.settings.token(id);
         let role = self.settings.role();
-        let created_at = self.store.tenant(id.as_str()).await?.map(|t| t.created_at);
-        self.store
-            .upsert_tenant(&self.record(id, "active", created_at))
-            .await?;
-
         let automation = self.settings.automation_role();
         let network_policy = self.settings.network_policy();
         let mut properties = vec![
@@ -413,37 +533,27 @@ impl<S: Store> Tenants<S> {
                 Value::Name(ObjectName(vec![np.clone()])),
             ));
         }
-        self.change(
-            id,
-            &Statement::CreateUser {
-                or_replace: false,
-                if_not_exists: true,
-                name: user.clone(),
-                properties,
-            },
-        )
-        .await?;
+        let mut statements = vec![Statement::CreateUser {
+            or_replace: false,
+            if_not_exists: true,
+            name: user.clone(),
+            properties,
+        }];
         if let Some(np) = &network_policy {
-            // A user created before the policy was attached (or detached since): attach it.
-            let attached = self.user_network_policy(&user).await?;
-            if !attached.eq_ignore_ascii_case(np.as_str()) {
-                self.change(
-                    id,
-                    &Statement::AlterUser {
-                        if_exists: false,
-                        user: Some(user.clone()),
-                        action: AlterUserAction::Set(vec![Property::new(
-                            "NETWORK_POLICY",
-                            Value::Name(ObjectName(vec![np.clone()])),
-                        )]),
-                    },
-                )
-                .await?;
-            }
+            // A user created before the policy was attached (or detached since) gets it back;
+            // setting it always costs nothing in the batch and saves a DESCRIBE USER per tenant.
+            statements.push(Statement::AlterUser {
+                if_exists: false,
+                user: Some(user.clone()),
+                action: AlterUserAction::Set(vec![Property::new(
+                    "NETWORK_POLICY",
+                    Value::Name(ObjectName(vec![np.clone()])),
+                )]),
+            });
         }
-        let steps = [
+        statements.extend([
             Statement::GrantRole {
-                role: role.clone(),
+                role,
                 to: Grantee::User(user.clone()),
                 with_grant_option: false,
             },
@@ -473,27 +583,115 @@ impl<S: Store> Tenants<S> {
                 ]),
                 on: GrantTarget::Object {
                     kind: ObjectKind::User,
-                    name: ObjectName(vec![user.clone()]),
+                    name: ObjectName(vec![user]),
                 },
                 to_role: automation,
                 with_grant_option: false,
             },
-        ];
-        for step in &steps {
-            self.change(id, step).await?;
+        ]);
+        statements
+    }
+
+    /// Sends statements as one multi-statement request (protocols §2.6), journaled: every
+    /// statement is recorded as pending under the request's `requestId` (one store transaction)
+    /// before it is sent, then all are marked done or failed together. A failure part-way has run
+    /// the statements before the failing one; each is idempotent, so a rerun repeats them.
+    async fn change_batch(
+        &self,
+        id: &TenantId,
+        statements: &[Statement],
+    ) -> Result<Vec<i64>, TenantError> {
+        let request_id = Uuid::new_v4();
+        let kinds: Vec<(&str, Option<&str>)> =
+            statements.iter().map(|s| (s.kind(), None)).collect();
+        let seqs = self
+            .store
+            .journal_begin_batch(id.as_str(), request_id, &kinds)
+            .await?;
+        let texts: Vec<String> = statements.iter().map(ToString::to_string).collect();
+        let request = if texts.len() == 1 {
+            snowpat_client::Statement::new(texts.concat())
+        } else {
+            snowpat_client::Statement::multi(&texts)
         }
+        .request_id(request_id);
+        match self.client.execute(&request).await {
+            Ok(_) => {
+                self.store
+                    .journal_finish_batch(&seqs, JournalState::Done)
+                    .await?;
+                Ok(seqs)
+            }
+            Err(e) => {
+                self.store
+                    .journal_finish_batch(&seqs, JournalState::Failed)
+                    .await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    fn add_statement(&self, id: &TenantId, days: u32) -> Statement {
+        Statement::AlterUser {
+            if_exists: false,
+            user: Some(Ident::new(self.settings.user(id))),
+            action: AlterUserAction::AddPat(AddPat {
+                // §5.12.1: on an existing name nothing happens and no secret comes back.
+                if_not_exists: true,
+                name: Ident::new(self.settings.token(id)),
+                role_restriction: Some(self.settings.role()),
+                days_to_expiry: Some(i64::from(days)),
+                mins_to_bypass_network_policy_requirement: None,
+                comment: Some(format!("snowpat tenant {id}")),
+            }),
+        }
+    }
+
+    /// Provisions one tenant (seed 000 steps 1–5), idempotently; recovers a pending ADD/ROTATE
+    /// from the journal first.
+    pub async fn provision(
+        &self,
+        id: &TenantId,
+        sink: &SinkSpec,
+        days: u32,
+    ) -> Result<Outcome, TenantError> {
+        let target = sink.for_tenant(id.as_str());
+        target.preflight()?;
+        let token = self.settings.token(id);
+        // The upsert keeps `created_at` of a known tenant.
+        self.store
+            .upsert_tenant(&self.record(id, "active", None))
+            .await?;
+        let setup = self.change_batch(id, &self.setup_statements(id)).await?;
 
         // Crash recovery: a pending ADD/ROTATE is resubmitted with its requestId first.
-        if let Some(outcome) = self.recover(id, &target).await? {
+        if let Some(outcome) = self.recover(id, &target, Some(&setup)).await? {
             return Ok(outcome);
         }
 
-        let live = self.live_tokens(user.as_str()).await?;
-        let current = live.iter().find(|t| t.name == token);
-        match current {
+        // The store knows no token of this tenant: ADD IF NOT EXISTS without reading first. An
+        // empty answer means a token by that name exists (made elsewhere, or the store lost its
+        // record): it is then judged below like any live token.
+        let recorded = self
+            .store
+            .tokens(id.as_str())
+            .await?
+            .into_iter()
+            .any(|t| t.name == token);
+        if !recorded {
+            let (seq, result) = self.send_mint(id, &self.add_statement(id, days)).await?;
+            if !result.is_empty() {
+                return self
+                    .finish(id, seq, &result, &target, "created", Some(days))
+                    .await;
+            }
+            self.store.journal_finish(seq, JournalState::Done).await?;
+        }
+
+        let live = self.live_tokens(&self.settings.user(id)).await?;
+        match live.iter().find(|t| t.name == token) {
             Some(current) => {
-                let held = self.held(id, &token, &target, current).await?;
-                if held {
+                if self.held(id, &token, &target, current).await? {
                     let mut outcome = self.outcome(id, "unchanged");
                     if let Some(record) = self
                         .store
@@ -513,19 +711,18 @@ impl<S: Store> Tenants<S> {
                 }
             }
             None => {
-                let add = Statement::AlterUser {
-                    if_exists: false,
-                    user: Some(user.clone()),
-                    action: AlterUserAction::AddPat(AddPat {
-                        if_not_exists: false,
-                        name: Ident::new(token.clone()),
-                        role_restriction: Some(role.clone()),
-                        days_to_expiry: Some(i64::from(days)),
-                        mins_to_bypass_network_policy_requirement: None,
-                        comment: Some(format!("snowpat tenant {id}")),
-                    }),
-                };
-                self.mint(id, &add, &target, "created").await
+                let (seq, result) = self.send_mint(id, &self.add_statement(id, days)).await?;
+                if result.is_empty() {
+                    self.store.journal_finish(seq, JournalState::Done).await?;
+                    return Err(TenantError::State {
+                        tenant: id.to_string(),
+                        problem: format!(
+                            "{token} appeared while being provisioned; rerun the command"
+                        ),
+                    });
+                }
+                self.finish(id, seq, &result, &target, "created", Some(days))
+                    .await
             }
         }
     }
@@ -546,10 +743,18 @@ impl<S: Store> Tenants<S> {
         if record.sink != target.to_string() {
             return Ok(false);
         }
-        let live_expiry = live.expires_at.map(|t| t.as_datetime().to_rfc3339());
-        if record.expires_at.is_some() && live_expiry.is_some() && record.expires_at != live_expiry
-        {
-            return Ok(false);
+        // A token rotated behind our back has a new expiry. The recorded expiry may have been
+        // computed from the ADD's server `createdOn` (a few milliseconds before the statement's
+        // own clock reading), hence the tolerance.
+        let recorded = record
+            .expires_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        if let (Some(recorded), Some(live)) = (recorded, live.expires_at) {
+            let apart = (recorded.timestamp_millis() - live.epoch_millis()).abs();
+            if apart > EXPIRY_TOLERANCE_MS {
+                return Ok(false);
+            }
         }
         if let Sink::File(path) = target {
             let Ok(text) = std::fs::read_to_string(path) else {
@@ -561,14 +766,56 @@ impl<S: Store> Tenants<S> {
         Ok(true)
     }
 
+    /// [`Tenants::recover`] for a tenant whose journal holds a pending ADD/ROTATE, to the sink
+    /// its token was recorded with; `None` (and no store write) when nothing is pending.
+    async fn recover_pending(&self, id: &TenantId) -> Result<Option<Outcome>, TenantError> {
+        let pending = self
+            .store
+            .journal(id.as_str())
+            .await?
+            .iter()
+            .any(|e| e.state == JournalState::Pending && (e.kind == ADD || e.kind == ROTATE));
+        if !pending {
+            return Ok(None);
+        }
+        let target = self.sink_of(id, None).await?;
+        target.preflight()?;
+        self.recover(id, &target, None).await
+    }
+
     /// Resubmits the newest pending ADD/ROTATE of the tenant with its requestId and retry=true.
-    /// `None` when there was nothing to recover or the resubmission gave no secret.
-    async fn recover(&self, id: &TenantId, target: &Sink) -> Result<Option<Outcome>, TenantError> {
+    /// `None` when there was nothing to recover or the resubmission gave no secret. With
+    /// `Some(setup)` (the sequence numbers of the setup this provision just ran), the other
+    /// statements a crashed run left pending were repeated by that setup: they are marked
+    /// superseded.
+    async fn recover(
+        &self,
+        id: &TenantId,
+        target: &Sink,
+        setup: Option<&[i64]>,
+    ) -> Result<Option<Outcome>, TenantError> {
         let journal = self.store.journal(id.as_str()).await?;
-        let pending: Vec<_> = journal
+        let (pending, others): (Vec<_>, Vec<_>) = journal
             .into_iter()
-            .filter(|e| e.state == JournalState::Pending && (e.kind == ADD || e.kind == ROTATE))
-            .collect();
+            .filter(|e| e.state == JournalState::Pending)
+            .partition(|e| e.kind == ADD || e.kind == ROTATE);
+        let others: Vec<_> = match setup {
+            Some(setup) => others
+                .into_iter()
+                .filter(|e| !setup.contains(&e.seq))
+                .collect(),
+            None => Vec::new(),
+        };
+        if !others.is_empty() {
+            let seqs: Vec<i64> = others.iter().map(|e| e.seq).collect();
+            self.store
+                .journal_finish_batch(&seqs, JournalState::Superseded)
+                .await?;
+        }
+        if let (false, Sink::File(path)) = (pending.is_empty(), target) {
+            // A crash during the delivery can have left the secret in a temporary file.
+            remove_stale_temporaries(path);
+        }
         let mut recovered = None;
         for entry in pending.into_iter().rev() {
             let Some(text) = entry.statement.clone() else {
@@ -589,11 +836,17 @@ impl<S: Store> Tenants<S> {
             match self.client.execute(&request).await {
                 Ok(result) if !result.is_empty() => {
                     recovered = Some(
-                        self.finish(id, entry.seq, &result, target, "recovered")
+                        self.finish(id, entry.seq, &result, target, "recovered", None)
                             .await?,
                     );
                 }
-                Ok(_) | Err(_) => {
+                Ok(_) => {
+                    // ADD IF NOT EXISTS found the token: nothing was minted by this request.
+                    self.store
+                        .journal_finish(entry.seq, JournalState::Done)
+                        .await?;
+                }
+                Err(_) => {
                     tracing::warn!(tenant = %id, request_id = %entry.request_id,
                         "the pending token statement could not be recovered; the token will be replaced");
                     self.store
@@ -605,14 +858,14 @@ impl<S: Store> Tenants<S> {
         Ok(recovered)
     }
 
-    /// Journals, sends and completes a token-minting statement.
-    async fn mint(
+    /// Journals (with its text, for a resubmission) and sends a token-minting statement; the
+    /// journal entry stays pending until [`Tenants::finish`] has delivered and recorded the
+    /// secret.
+    async fn send_mint(
         &self,
         id: &TenantId,
         statement: &Statement,
-        target: &Sink,
-        action: &str,
-    ) -> Result<Outcome, TenantError> {
+    ) -> Result<(i64, ResultSet), TenantError> {
         let request_id = Uuid::new_v4();
         let text = statement.to_string();
         let seq = self
@@ -620,8 +873,18 @@ impl<S: Store> Tenants<S> {
             .journal_begin(id.as_str(), statement.kind(), request_id, Some(&text))
             .await?;
         let request = snowpat_client::Statement::new(text).request_id(request_id);
+        if crash::fires(crash::Point::AfterSend) {
+            let client = self.client.clone();
+            let in_flight = tokio::spawn(async move { client.execute(&request).await });
+            tokio::time::sleep(crash::SEND_WINDOW).await;
+            drop(in_flight);
+            crash::die(crash::Point::AfterSend);
+        }
         match self.client.execute(&request).await {
-            Ok(result) => self.finish(id, seq, &result, target, action).await,
+            Ok(result) => {
+                crash::hit(crash::Point::AfterResponse);
+                Ok((seq, result))
+            }
             Err(e) => {
                 // A definitive refusal did not run; anything else may have: stay pending.
                 if matches!(e.kind(), snowpat_client::ErrorKind::Api(_)) && !e.retries_exhausted() {
@@ -632,7 +895,44 @@ impl<S: Store> Tenants<S> {
         }
     }
 
-    /// Secret → sink → store metadata → journal done.
+    /// Journals, sends and completes a token-minting statement.
+    async fn mint(
+        &self,
+        id: &TenantId,
+        statement: &Statement,
+        target: &Sink,
+        action: &str,
+    ) -> Result<Outcome, TenantError> {
+        let (seq, result) = self.send_mint(id, statement).await?;
+        self.finish(id, seq, &result, target, action, None).await
+    }
+
+    /// Delivers a secret; file and dotenv sinks write and fsync on a blocking thread so that a
+    /// bulk run keeps its requests moving meanwhile.
+    async fn deliver(&self, target: &Sink, secret: &SecretString) -> Result<(), SinkError> {
+        match target {
+            Sink::File(path) | Sink::Dotenv { path, .. } => {
+                let (target, secret, client) =
+                    (target.clone(), secret.clone(), self.client.clone());
+                let handle = tokio::runtime::Handle::current();
+                tokio::task::spawn_blocking(move || {
+                    handle.block_on(async { target.deliver(&secret, &client).await })
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    Err(SinkError::Io {
+                        path: path.display().to_string(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                })
+            }
+            _ => target.deliver(secret, &self.client).await,
+        }
+    }
+
+    /// Secret → sink → store metadata → journal done. `days`: the token's lifetime when this was
+    /// an ADD (its expiry is then the answer's server `createdOn` plus the days, as Snowflake
+    /// sets it); otherwise the expiry is read with `SHOW USER PATS`.
     async fn finish(
         &self,
         id: &TenantId,
@@ -640,26 +940,37 @@ impl<S: Store> Tenants<S> {
         result: &ResultSet,
         target: &Sink,
         action: &str,
+        days: Option<u32>,
     ) -> Result<Outcome, TenantError> {
         let row = result.first().ok_or_else(|| TenantError::State {
             tenant: id.to_string(),
             problem: "the token statement returned no secret".into(),
         })?;
         let secret = row.secret("token_secret")?;
-        if let Err(e) = target.deliver(&secret, &self.client).await {
+        if let Err(e) = self.deliver(target, &secret).await {
             // The secret is lost: the next provision replaces the token (grace 0).
             self.store.journal_finish(seq, JournalState::Failed).await?;
             return Err(e.into());
         }
+        crash::hit(crash::Point::AfterSinkWrite);
         let sha = secret_sha256(&secret);
         let token = self.settings.token(id);
-        let expires_at = self
-            .live_tokens(&self.settings.user(id))
-            .await?
-            .into_iter()
-            .find(|t| t.name == token)
-            .and_then(|t| t.expires_at)
-            .map(|t| t.as_datetime().to_rfc3339());
+        let computed = days.zip(result.created_on()).and_then(|(days, created)| {
+            created
+                .as_datetime()
+                .checked_add_signed(chrono::Duration::days(i64::from(days)))
+                .map(|t| t.to_rfc3339())
+        });
+        let expires_at = match computed {
+            Some(at) => Some(at),
+            None => self
+                .live_tokens(&self.settings.user(id))
+                .await?
+                .into_iter()
+                .find(|t| t.name == token)
+                .and_then(|t| t.expires_at)
+                .map(|t| t.as_datetime().to_rfc3339()),
+        };
         self.store
             .put_token(&TokenRecord {
                 tenant: id.to_string(),
@@ -671,6 +982,7 @@ impl<S: Store> Tenants<S> {
                 updated_at: crate::store::stamp(),
             })
             .await?;
+        crash::hit(crash::Point::BeforeJournalCommit);
         self.store.journal_finish(seq, JournalState::Done).await?;
         let mut outcome = self.outcome(id, action);
         outcome.expires_at = expires_at;
@@ -752,6 +1064,12 @@ impl<S: Store> Tenants<S> {
     ) -> Result<Outcome, TenantError> {
         let target = self.sink_of(id, None).await?;
         target.preflight()?;
+        // A rotation a crashed run left pending has already replaced the secret: deliver that
+        // one (same requestId, retry=true) instead of rotating again, or the sink would keep
+        // the old secret until its grace ran out.
+        if let Some(outcome) = self.recover(id, &target, None).await? {
+            return Ok(outcome);
+        }
         let hours = i64::from(grace_hours.unwrap_or(self.settings.tenants.grace_hours));
         let token = self.settings.token(id);
         let live = self.live_tokens(&self.settings.user(id)).await?;
@@ -950,6 +1268,18 @@ impl<S: Store> Tenants<S> {
                 continue;
             }
             let id = TenantId(tenant.id.clone());
+            // Finish what a crashed run left pending first (see `rotate`).
+            match self.recover_pending(&id).await {
+                Ok(Some(outcome)) => {
+                    results.push((id, Ok(outcome)));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    results.push((id, Err(e)));
+                    continue;
+                }
+            }
             let live = match self.live_tokens(&tenant.user).await {
                 Ok(live) => live,
                 Err(e) => {
@@ -973,6 +1303,37 @@ impl<S: Store> Tenants<S> {
             }
         }
         Ok(results)
+    }
+}
+
+/// Removes temporary files a crashed delivery left next to a file sink's target
+/// (`.<name>.<uuid>.tmp`, written by the sink before its rename): each may hold a secret that
+/// never reached its place. Called only for a tenant with a pending token statement (a crashed
+/// run), and only one delivery per tenant runs at a time, so none is in use.
+fn remove_stale_temporaries(path: &std::path::Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        if let Some(middle) = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+        {
+            if middle.len() == 32 && middle.bytes().all(|b| b.is_ascii_hexdigit()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

@@ -61,6 +61,9 @@ pub enum JournalState {
     Pending,
     Done,
     Failed,
+    /// The process died before the outcome was known, and a later request repeated the
+    /// (idempotent) statement.
+    Superseded,
 }
 
 impl JournalState {
@@ -69,6 +72,7 @@ impl JournalState {
             Self::Pending => "pending",
             Self::Done => "done",
             Self::Failed => "failed",
+            Self::Superseded => "superseded",
         }
     }
 
@@ -76,6 +80,7 @@ impl JournalState {
         match text {
             "done" => Self::Done,
             "failed" => Self::Failed,
+            "superseded" => Self::Superseded,
             _ => Self::Pending,
         }
     }
@@ -129,7 +134,8 @@ pub struct RemovalRecord {
 
 /// The backend-neutral store interface.
 pub trait Store: Send + Sync + 'static {
-    /// Inserts or updates a tenant (status and timestamps included).
+    /// Inserts or updates a tenant (status and `updated_at`; the `created_at` of a known tenant
+    /// is kept).
     fn upsert_tenant(
         &self,
         tenant: &TenantRecord,
@@ -231,6 +237,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         user: &str,
         object_name: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records the statements of one multi-statement request, all under its `request_id`, as
+    /// pending in one transaction before it is sent; returns their sequence numbers in order.
+    /// Each entry is `(kind, statement text kept for a resubmission)`.
+    fn journal_begin_batch(
+        &self,
+        tenant: &str,
+        request_id: uuid::Uuid,
+        entries: &[(&str, Option<&str>)],
+    ) -> impl Future<Output = Result<Vec<i64>, StoreError>> + Send;
+    /// Marks several entries (one request's) done or failed in one transaction.
+    fn journal_finish_batch(
+        &self,
+        seqs: &[i64],
+        state: JournalState,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
