@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
-use snowpat_core::store::SqliteStore;
+use snowpat_core::store::AnyStore;
 use snowpat_core::tenants::{parse_duration, Outcome, Settings, TenantError, TenantId, Tenants};
 
 use crate::context::{Context, OutputFormat};
@@ -101,8 +101,8 @@ fn settings(ctx: &Context) -> Settings {
     }
 }
 
-async fn open(ctx: &Context) -> anyhow::Result<Tenants<SqliteStore>> {
-    let store = SqliteStore::open(&ctx.store_url).await?;
+async fn open(ctx: &Context) -> anyhow::Result<Tenants<AnyStore>> {
+    let store = crate::context::open_store(&ctx.store_url).await?;
     let tenants = Tenants::new(ctx.client.clone(), Arc::new(store), settings(ctx));
     // interfaces.md: running tenant commands as ACCOUNTADMIN works but prints a warning.
     if let Ok(role) = tenants.current_role().await {
@@ -289,7 +289,7 @@ pub(crate) async fn run(args: TenantArgs, ctx: &Context) -> anyhow::Result<ExitC
 
 async fn single<F, Fut>(ctx: &Context, id: &str, action: F) -> anyhow::Result<ExitCode>
 where
-    F: FnOnce(Tenants<SqliteStore>, TenantId) -> Fut,
+    F: FnOnce(Tenants<AnyStore>, TenantId) -> Fut,
     Fut: std::future::Future<Output = Result<Outcome, TenantError>>,
 {
     let id = match TenantId::parse(id) {
