@@ -10,7 +10,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use snowpat_core::store::{
-    ExchangeTokenRecord, JournalState, RemovalRecord, Store, TenantRecord, TokenRecord,
+    AnyStore, ExchangeTokenRecord, JournalState, RemovalRecord, Store, StoreError, TenantRecord,
+    TokenRecord,
 };
 use store_support::Backend;
 
@@ -50,6 +51,7 @@ both_backends!(
     exchange_tokens_are_replaced_listed_and_deleted,
     removals_are_replaced_follow_rotation_and_finish,
     migrations_apply_once_however_often_and_concurrently_the_store_is_opened,
+    any_store_opens_the_backend_its_url_names,
 );
 
 fn tenant(id: &str, status: &str, created_at: &str) -> TenantRecord {
@@ -690,4 +692,39 @@ fn postgres_migrations_mirror_the_sqlite_ones() {
     let postgres = migration_files(&root.join("postgres"));
     assert!(!sqlite.is_empty());
     assert_eq!(sqlite, postgres);
+}
+
+async fn any_store_opens_the_backend_its_url_names<B: Backend>(backend: B) {
+    let direct = backend.open().await;
+    direct
+        .upsert_tenant(&tenant("ACME", "active", "2026-11-22T10:00:00+00:00"))
+        .await
+        .unwrap();
+    let any = AnyStore::open(&backend.url()).await.unwrap();
+    assert_eq!(any.backend(), B::NAME);
+    // The same database, through the dispatching store.
+    assert_eq!(any.tenant("ACME").await.unwrap().unwrap().status, "active");
+    any.set_tenant_status("ACME", "disabled").await.unwrap();
+    assert_eq!(
+        direct.tenant("ACME").await.unwrap().unwrap().status,
+        "disabled"
+    );
+}
+
+/// A store URL's password never appears in an error, whatever fails.
+#[tokio::test]
+async fn store_urls_with_passwords_fail_without_echoing_them() {
+    for url in [
+        "postgres://snowpat:hunter2-secret@127.0.0.1:1/snowpat",
+        "postgresql://snowpat@127.0.0.1:1/snowpat?password=hunter2-secret",
+        "postgres://snowpat:hunter2-secret@127.0.0.1:notaport/snowpat",
+        "mysql://snowpat:hunter2-secret@127.0.0.1/snowpat",
+    ] {
+        let err = AnyStore::open(url).await.expect_err(url);
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        if url.starts_with("mysql") {
+            assert!(matches!(err, StoreError::Url(_)), "{err:?}");
+        }
+    }
 }

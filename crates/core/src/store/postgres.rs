@@ -14,8 +14,8 @@
 
 use std::str::FromStr;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Row};
 
 use super::{
     stamp, ExchangeTokenRecord, JournalEntry, JournalState, RemovalRecord, Store, StoreError,
@@ -90,6 +90,9 @@ impl PgStore {
     /// Opens the database `options` describe (for callers that set a schema search path or a
     /// socket directory in code) and migrates it.
     pub async fn open_with(options: PgConnectOptions) -> Result<Self, StoreError> {
+        // One direct connection first: a refused connection or a wrong password fails at once
+        // with its cause, instead of after the pool's 30 s of retries.
+        PgConnection::connect_with(&options).await?.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .connect_with(options)

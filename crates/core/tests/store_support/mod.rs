@@ -34,6 +34,8 @@ pub trait Backend: Send + Sync + 'static {
     async fn applied_migrations(&self) -> Vec<i64>;
     /// The migration directory this backend embeds.
     fn migrations_dir(&self) -> PathBuf;
+    /// A `--store` URL naming this database.
+    fn url(&self) -> String;
 }
 
 pub struct Sqlite {
@@ -81,10 +83,15 @@ impl Backend for Sqlite {
     fn migrations_dir(&self) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")
     }
+
+    fn url(&self) -> String {
+        format!("sqlite:{}", self.path().display())
+    }
 }
 
 pub struct Postgres {
     options: PgConnectOptions,
+    base_url: &'static str,
     pub schema: String,
 }
 
@@ -125,6 +132,18 @@ impl Backend for Postgres {
     fn migrations_dir(&self) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres")
     }
+
+    fn url(&self) -> String {
+        let separator = if self.base_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.base_url, self.schema
+        )
+    }
 }
 
 /// A fresh schema on the test PostgreSQL, or None (skipped, with a message) when there is none
@@ -152,7 +171,11 @@ pub async fn postgres() -> Option<Postgres> {
         .await
         .expect("create the test schema");
     admin.close().await;
-    Some(Postgres { options, schema })
+    Some(Postgres {
+        options,
+        base_url: url,
+        schema,
+    })
 }
 
 /// The test PostgreSQL's URL: `SNOWPAT_TEST_POSTGRES_URL`, or a cluster started once per test
