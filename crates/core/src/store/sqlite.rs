@@ -265,26 +265,35 @@ impl Store for SqliteStore {
         request_id: uuid::Uuid,
         entries: &[(&str, Option<&str>)],
     ) -> Result<Vec<i64>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One INSERT of all rows (one statement, one commit); their seqs are assigned in the
+        // order of the VALUES rows.
         let now = stamp();
         let request_id = request_id.to_string();
-        let mut tx = self.pool.begin().await?;
-        let mut seqs = Vec::with_capacity(entries.len());
+        let rows = vec!["(?, ?, ?, ?, 'pending', ?, ?)"; entries.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO journal (tenant, kind, request_id, statement, state, created_at, updated_at) \
+             VALUES {rows} RETURNING seq"
+        );
+        let mut query = sqlx::query(&sql);
         for (kind, statement) in entries {
-            let done = sqlx::query(
-                "INSERT INTO journal (tenant, kind, request_id, statement, state, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            )
-            .bind(tenant)
-            .bind(*kind)
-            .bind(&request_id)
-            .bind(*statement)
-            .bind(&now)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-            seqs.push(done.last_insert_rowid());
+            query = query
+                .bind(tenant)
+                .bind(*kind)
+                .bind(&request_id)
+                .bind(*statement)
+                .bind(&now)
+                .bind(&now);
         }
-        tx.commit().await?;
+        let mut seqs = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64, _>("seq"))
+            .collect::<Result<Vec<i64>, sqlx::Error>>()?;
+        seqs.sort_unstable();
         Ok(seqs)
     }
 
@@ -293,17 +302,16 @@ impl Store for SqliteStore {
         seqs: &[i64],
         state: JournalState,
     ) -> Result<(), StoreError> {
-        let now = stamp();
-        let mut tx = self.pool.begin().await?;
-        for seq in seqs {
-            sqlx::query("UPDATE journal SET state = ?, updated_at = ? WHERE seq = ?")
-                .bind(state.as_str())
-                .bind(&now)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
+        if seqs.is_empty() {
+            return Ok(());
         }
-        tx.commit().await?;
+        let marks = vec!["?"; seqs.len()].join(", ");
+        let sql = format!("UPDATE journal SET state = ?, updated_at = ? WHERE seq IN ({marks})");
+        let mut query = sqlx::query(&sql).bind(state.as_str()).bind(stamp());
+        for seq in seqs {
+            query = query.bind(seq);
+        }
+        query.execute(&self.pool).await?;
         Ok(())
     }
 
