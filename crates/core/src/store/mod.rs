@@ -5,6 +5,8 @@
 //!
 //! [`Store`] is backend-neutral; [`SqliteStore`] is the first implementation (`sqlite:PATH`).
 
+#[cfg(test)]
+mod exchange_tests;
 mod sqlite;
 
 use std::future::Future;
@@ -152,25 +154,6 @@ pub trait Store: Send + Sync + 'static {
         tenant: &str,
     ) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
     fn delete_tokens(&self, tenant: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Records a statement as pending before it is sent; returns its sequence number.
-    fn journal_begin(
-        &self,
-        tenant: &str,
-        kind: &str,
-        request_id: uuid::Uuid,
-        statement: Option<&str>,
-    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
-    fn journal_finish(
-        &self,
-        seq: i64,
-        state: JournalState,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The tenant's journal, oldest first.
-    fn journal(
-        &self,
-        tenant: &str,
-    ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
-
     /// Takes (or renews) the lease on `key` for `holder` until `lease_until_ms` (local unix ms).
     /// True when `holder` now holds it: the row was free, already `holder`'s, or its lease ran
     /// out (a crashed holder). One atomic statement, so two processes never both hold it.
@@ -232,6 +215,24 @@ pub trait Store: Send + Sync + 'static {
         user: &str,
         object_name: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records a statement as pending before it is sent; returns its sequence number.
+    fn journal_begin(
+        &self,
+        tenant: &str,
+        kind: &str,
+        request_id: uuid::Uuid,
+        statement: Option<&str>,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    fn journal_finish(
+        &self,
+        seq: i64,
+        state: JournalState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The tenant's journal, oldest first.
+    fn journal(
+        &self,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
 }
 
 /// Now, for store bookkeeping timestamps only (never for token lifetimes, which use server time).
