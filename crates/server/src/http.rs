@@ -382,3 +382,74 @@ async fn exchange<S: Store>(
         .await
         .map_err(|e| Refusal::from_mint(&e))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn form_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
+        );
+        h
+    }
+
+    #[test]
+    fn rfc_8693_form_rules() {
+        let good = format!(
+            "grant_type={}&subject_token=a.b.c&subject_token_type={}&scope=session%3Arole%3Aanalyst",
+            GRANT_TYPE, JWT_TYPE
+        );
+        let form = parse_form(&form_headers(), good.as_bytes()).expect("accepted");
+        assert_eq!(form.role, "ANALYST");
+        assert_eq!(form.subject_token.expose_secret(), "a.b.c");
+        let refused = |body: &str| parse_form(&form_headers(), body.as_bytes()).err();
+        let e = refused(&good.replace(GRANT_TYPE, "password")).expect("refused");
+        assert_eq!(e.error, "unsupported_grant_type");
+        let e = refused(&format!("{good}&subject_token=x.y.z")).expect("refused");
+        assert_eq!(
+            (e.error, e.reason.as_str()),
+            ("invalid_request", "repeated_parameter")
+        );
+        let e = refused(&format!("{good}&requested_token_type=urn:x")).expect("refused");
+        assert_eq!(e.reason, "unsupported_token_type");
+        let e = refused(&good.replace("&scope=session%3Arole%3Aanalyst", "")).expect("refused");
+        assert_eq!(e.error, "invalid_scope");
+        let mut json = HeaderMap::new();
+        json.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let e = parse_form(&json, good.as_bytes()).err().expect("refused");
+        assert_eq!(e.reason, "bad_content_type");
+    }
+
+    proptest! {
+        /// No input panics the parser; whatever it accepts names one folded role and a token.
+        #[test]
+        fn any_body_is_answered_without_panicking(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(form) = parse_form(&form_headers(), &body) {
+                prop_assert!(!form.role.is_empty());
+                prop_assert_eq!(form.role.to_ascii_uppercase(), form.role.clone());
+                prop_assert!(!form.subject_token.expose_secret().is_empty());
+            }
+        }
+
+        #[test]
+        fn any_field_values_are_answered_without_panicking(
+            token in ".{0,64}", kind in ".{0,40}", scope in ".{0,40}", grant in ".{0,40}"
+        ) {
+            let body = form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", &grant)
+                .append_pair("subject_token", &token)
+                .append_pair("subject_token_type", &kind)
+                .append_pair("scope", &scope)
+                .finish();
+            let _ = parse_form(&form_headers(), body.as_bytes());
+        }
+    }
+}

@@ -387,29 +387,30 @@ impl<S: Store> Minter<S> {
         let id = &request.identity;
         let token = self.settings.token_name(&id.role);
         // The session: the subject's own (as-user) or the service's (delegated).
-        let (client, user) = match self.settings.mode {
+        // as-user reads the session user and server time in one statement.
+        let (client, user, mut now) = match self.settings.mode {
             Mode::AsUser => {
                 let client = self
                     .base
                     .with_credential(Credential::oauth(subject_token.clone()));
-                let user = self.check_user(&client, &id.user).await?;
-                (client, user)
+                let (user, now) = self.check_user(&client, &id.user).await?;
+                (client, user, Some(now))
             }
             Mode::Delegated => {
                 let client = self
                     .service
                     .clone()
                     .ok_or_else(|| MintError::Internal("no service connection".into()))?;
-                (client, id.user.to_ascii_uppercase())
+                (client, id.user.to_ascii_uppercase(), None)
             }
         };
         let lock_key = format!("{user}\u{1f}{token}");
         let started = std::time::Instant::now();
         loop {
-            let now = local_ms();
+            let local = local_ms();
             if self
                 .store
-                .exchange_try_lock(&lock_key, &self.holder, now, now + LEASE_MS)
+                .exchange_try_lock(&lock_key, &self.holder, local, local + LEASE_MS)
                 .await?
             {
                 break;
@@ -417,9 +418,17 @@ impl<S: Store> Minter<S> {
             if started.elapsed() > self.settings.lock_wait {
                 return Err(MintError::Busy(token));
             }
+            // Another process was minting: read server time afresh once we hold the lease.
+            now = None;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let result = self.mint(&client, request, &user, &token, key).await;
+        let now = match now {
+            Some(now) => now,
+            None => server_now(&client)
+                .await
+                .map_err(|e| MintError::from_client(&e, false))?,
+        };
+        let result = self.mint(&client, request, &user, &token, key, now).await;
         if let Err(e) = self.store.exchange_unlock(&lock_key, &self.holder).await {
             tracing::warn!("cannot release the mint lock: {e}");
         }
@@ -427,17 +436,25 @@ impl<S: Store> Minter<S> {
     }
 
     /// as-user: `SELECT CURRENT_USER()` must be the mapped user (by NAME, or by LOGIN_NAME
-    /// through `DESCRIBE USER`). Returns the user's NAME.
-    async fn check_user(&self, client: &Client, mapped: &str) -> Result<String, MintError> {
-        let rs = run(client, &select_fn("CURRENT_USER"))
+    /// through `DESCRIBE USER`). Returns the user's NAME and server time (unix ms).
+    async fn check_user(&self, client: &Client, mapped: &str) -> Result<(String, i64), MintError> {
+        let rs = run(client, &select_fns(&["CURRENT_USER", "CURRENT_TIMESTAMP"]))
             .await
             .map_err(|e| MintError::from_client(&e, true))?;
-        let actual: String = rs
+        let row = rs
             .first()
-            .and_then(|r| r.get_at::<Option<String>>(0).ok().flatten())
             .ok_or_else(|| MintError::Internal("SELECT CURRENT_USER() returned no row".into()))?;
+        let actual: String = row
+            .get_at::<Option<String>>(0)
+            .ok()
+            .flatten()
+            .ok_or_else(|| MintError::Internal("CURRENT_USER() is NULL".into()))?;
+        let now = row
+            .get_at::<ServerTime>(1)
+            .map_err(|e| MintError::Internal(e.to_string()))?
+            .epoch_millis();
         if actual.eq_ignore_ascii_case(mapped) {
-            return Ok(actual);
+            return Ok((actual, now));
         }
         let described = run(
             client,
@@ -452,7 +469,7 @@ impl<S: Store> Minter<S> {
                 if property.as_deref() == Some("LOGIN_NAME") {
                     let login: Option<String> = row.get("value").ok().flatten();
                     if login.is_some_and(|l| l.eq_ignore_ascii_case(mapped)) {
-                        return Ok(actual);
+                        return Ok((actual, now));
                     }
                 }
             }
@@ -527,11 +544,9 @@ impl<S: Store> Minter<S> {
         user: &str,
         token: &str,
         key: CacheKey,
+        now: i64,
     ) -> Result<Issued, MintError> {
         let id = &request.identity;
-        let now = server_now(client)
-            .await
-            .map_err(|e| MintError::from_client(&e, false))?;
         self.offset_ms
             .store(now - local_ms(), std::sync::atomic::Ordering::Relaxed);
         // Removals due for this user (as-user mode has no other session to run them in).
@@ -791,14 +806,21 @@ impl<S: Store> Minter<S> {
 }
 
 fn select_fn(name: &str) -> Statement {
+    select_fns(&[name])
+}
+
+fn select_fns(names: &[&str]) -> Statement {
     Statement::Select(Select {
-        items: vec![SelectItem {
-            expr: Expr::Function {
-                name: name.into(),
-                args: vec![],
-            },
-            alias: None,
-        }],
+        items: names
+            .iter()
+            .map(|name| SelectItem {
+                expr: Expr::Function {
+                    name: (*name).into(),
+                    args: vec![],
+                },
+                alias: None,
+            })
+            .collect(),
         from: None,
         filter: vec![],
     })

@@ -161,3 +161,41 @@ async fn routes_healthz_metrics_and_the_checked_in_openapi_document() {
         );
     }
 }
+
+#[tokio::test]
+async fn as_user_without_a_service_connection_removes_a_token_past_its_deadline_at_the_next_exchange(
+) {
+    let env = Env::start().await;
+    let mut cfg = env.exchange_config("as-user");
+    cfg.policy[0].max_lifetime = "2h".into();
+    let token = env.token_for("alice@example.com");
+    let first = env.serve(&cfg).await;
+    let a = first.exchange(&env.http, &token, ROLE).await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    let old = a.json["access_token"].as_str().expect("pat").to_owned();
+    let expires_in = a.json["expires_in"].as_u64().expect("expires_in");
+    assert!((7000..=7200).contains(&expires_in), "{expires_in}");
+    drop(first);
+    // Past the deadline (server time); the next exchange, in alice's own session, removes the
+    // journalled token first, then mints anew.
+    env.advance_clock(2 * 3600 + 60).await;
+    let second = env.serve(&cfg).await;
+    let mark = env.log_mark().await;
+    let b = second.exchange(&env.http, &token, ROLE).await;
+    assert_eq!(b.status, 200, "{}", b.json);
+    let kinds: Vec<String> = env
+        .log(mark)
+        .await
+        .iter()
+        .filter(|l| l["executed"] == true)
+        .filter_map(|l| l["statement_kind"].as_str().map(str::to_owned))
+        .filter(|k| k.contains("PAT"))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["ALTER USER REMOVE PAT", "ALTER USER ADD PAT"],
+        "removed at the deadline, then added"
+    );
+    assert!(!works(&env, &old).await, "the removed secret is dead");
+    assert!(works(&env, b.json["access_token"].as_str().unwrap()).await);
+}

@@ -7,6 +7,8 @@
 //! [`PgStore`] (`postgres://...` / `postgresql://...`). [`AnyStore::open`] picks one by the URL's
 //! scheme; both pass the same test suite (`tests/store.rs`).
 
+#[cfg(test)]
+mod exchange_tests;
 mod postgres;
 mod sqlite;
 
@@ -162,25 +164,6 @@ pub trait Store: Send + Sync + 'static {
         tenant: &str,
     ) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
     fn delete_tokens(&self, tenant: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Records a statement as pending before it is sent; returns its sequence number.
-    fn journal_begin(
-        &self,
-        tenant: &str,
-        kind: &str,
-        request_id: uuid::Uuid,
-        statement: Option<&str>,
-    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
-    fn journal_finish(
-        &self,
-        seq: i64,
-        state: JournalState,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// The tenant's journal, oldest first.
-    fn journal(
-        &self,
-        tenant: &str,
-    ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
-
     /// Takes (or renews) the lease on `key` for `holder` until `lease_until_ms` (local unix ms).
     /// True when `holder` now holds it: the row was free, already `holder`'s, or its lease ran
     /// out (a crashed holder). One atomic statement, so two processes never both hold it.
@@ -242,6 +225,24 @@ pub trait Store: Send + Sync + 'static {
         user: &str,
         object_name: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records a statement as pending before it is sent; returns its sequence number.
+    fn journal_begin(
+        &self,
+        tenant: &str,
+        kind: &str,
+        request_id: uuid::Uuid,
+        statement: Option<&str>,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    fn journal_finish(
+        &self,
+        seq: i64,
+        state: JournalState,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The tenant's journal, oldest first.
+    fn journal(
+        &self,
+        tenant: &str,
+    ) -> impl Future<Output = Result<Vec<JournalEntry>, StoreError>> + Send;
     /// Records the statements of one multi-statement request, all under its `request_id`, as
     /// pending in one transaction before it is sent; returns their sequence numbers in order.
     /// Each entry is `(kind, statement text kept for a resubmission)`.

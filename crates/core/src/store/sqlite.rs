@@ -203,62 +203,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn journal_begin(
-        &self,
-        tenant: &str,
-        kind: &str,
-        request_id: uuid::Uuid,
-        statement: Option<&str>,
-    ) -> Result<i64, StoreError> {
-        let now = stamp();
-        let done = sqlx::query(
-            "INSERT INTO journal (tenant, kind, request_id, statement, state, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-        )
-        .bind(tenant)
-        .bind(kind)
-        .bind(request_id.to_string())
-        .bind(statement)
-        .bind(&now)
-        .bind(&now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.last_insert_rowid())
-    }
-
-    async fn journal_finish(&self, seq: i64, state: JournalState) -> Result<(), StoreError> {
-        sqlx::query("UPDATE journal SET state = ?, updated_at = ? WHERE seq = ?")
-            .bind(state.as_str())
-            .bind(stamp())
-            .bind(seq)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn journal(&self, tenant: &str) -> Result<Vec<JournalEntry>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM journal WHERE tenant = ? ORDER BY seq")
-            .bind(tenant)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let request_id: String = row.try_get("request_id")?;
-                let state: String = row.try_get("state")?;
-                Ok(JournalEntry {
-                    seq: row.try_get("seq")?,
-                    tenant: row.try_get("tenant")?,
-                    kind: row.try_get("kind")?,
-                    request_id: uuid::Uuid::parse_str(&request_id)
-                        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                    statement: row.try_get("statement")?,
-                    state: JournalState::parse(&state),
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
-    }
-
     async fn journal_begin_batch(
         &self,
         tenant: &str,
@@ -460,96 +404,60 @@ impl Store for SqliteStore {
         .await?;
         Ok(())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn open() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_path(&dir.path().join("s.db"))
-            .await
-            .unwrap();
-        (dir, store)
+    async fn journal_begin(
+        &self,
+        tenant: &str,
+        kind: &str,
+        request_id: uuid::Uuid,
+        statement: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let now = stamp();
+        let done = sqlx::query(
+            "INSERT INTO journal (tenant, kind, request_id, statement, state, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        )
+        .bind(tenant)
+        .bind(kind)
+        .bind(request_id.to_string())
+        .bind(statement)
+        .bind(&now)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.last_insert_rowid())
     }
 
-    #[tokio::test]
-    async fn exchange_lock_has_one_holder_until_released_or_its_lease_runs_out() {
-        let (_dir, store) = open().await;
-        assert!(store.exchange_try_lock("k", "a", 1000, 2000).await.unwrap());
-        assert!(!store.exchange_try_lock("k", "b", 1500, 2500).await.unwrap());
-        // The holder renews.
-        assert!(store.exchange_try_lock("k", "a", 1500, 3000).await.unwrap());
-        // Another key is independent.
-        assert!(store
-            .exchange_try_lock("k2", "b", 1500, 2500)
-            .await
-            .unwrap());
-        // b cannot release a's lock.
-        store.exchange_unlock("k", "b").await.unwrap();
-        assert!(!store.exchange_try_lock("k", "b", 2000, 4000).await.unwrap());
-        // After the lease, a crashed holder's lock is taken over.
-        assert!(store.exchange_try_lock("k", "b", 3001, 5000).await.unwrap());
-        store.exchange_unlock("k", "b").await.unwrap();
-        assert!(store.exchange_try_lock("k", "a", 3002, 5000).await.unwrap());
+    async fn journal_finish(&self, seq: i64, state: JournalState) -> Result<(), StoreError> {
+        sqlx::query("UPDATE journal SET state = ?, updated_at = ? WHERE seq = ?")
+            .bind(state.as_str())
+            .bind(stamp())
+            .bind(seq)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
-    #[tokio::test]
-    async fn exchange_removals_follow_rotation_and_survive_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.db");
-        {
-            let store = SqliteStore::open_path(&path).await.unwrap();
-            for (object, deadline) in [("SNOWPAT_R", 500), ("SNOWPAT_S", 900)] {
-                store
-                    .schedule_removal(&RemovalRecord {
-                        user: "U".into(),
-                        object_name: object.into(),
-                        deadline,
-                        mode: "delegated".into(),
-                    })
-                    .await
-                    .unwrap();
-            }
-            store
-                .rename_removal("U", "SNOWPAT_R", "SNOWPAT_R_ROTATED_1")
-                .await
-                .unwrap();
-        }
-        let store = SqliteStore::open_path(&path).await.unwrap();
-        let due = store.due_removals(600).await.unwrap();
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].object_name, "SNOWPAT_R_ROTATED_1");
-        store
-            .finish_removal("U", "SNOWPAT_R_ROTATED_1")
-            .await
-            .unwrap();
-        assert!(store.due_removals(600).await.unwrap().is_empty());
-        assert_eq!(store.pending_removals().await.unwrap().len(), 1);
-
-        let record = ExchangeTokenRecord {
-            user: "U".into(),
-            token_name: "SNOWPAT_R".into(),
-            role: "R".into(),
-            policy: "agents".into(),
-            mode: "as-user".into(),
-            minted_at: 10,
-            expires_at: Some(86_400_010),
-            secret_sha256: "ab".into(),
-            updated_at: stamp(),
-        };
-        store.put_exchange_token(&record).await.unwrap();
-        assert_eq!(
-            store.exchange_token("U", "SNOWPAT_R").await.unwrap(),
-            Some(record)
-        );
-        assert_eq!(store.exchange_tokens().await.unwrap().len(), 1);
-        store.delete_exchange_token("U", "SNOWPAT_R").await.unwrap();
-        assert!(store
-            .exchange_token("U", "SNOWPAT_R")
-            .await
-            .unwrap()
-            .is_none());
+    async fn journal(&self, tenant: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM journal WHERE tenant = ? ORDER BY seq")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let request_id: String = row.try_get("request_id")?;
+                let state: String = row.try_get("state")?;
+                Ok(JournalEntry {
+                    seq: row.try_get("seq")?,
+                    tenant: row.try_get("tenant")?,
+                    kind: row.try_get("kind")?,
+                    request_id: uuid::Uuid::parse_str(&request_id)
+                        .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                    statement: row.try_get("statement")?,
+                    state: JournalState::parse(&state),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 }
