@@ -447,21 +447,28 @@ impl Store for PgStore {
         request_id: uuid::Uuid,
         entries: &[(&str, Option<&str>)],
     ) -> Result<Vec<i64>, StoreError> {
-        let now = stamp();
-        let mut tx = self.pool.begin().await?;
-        let mut seqs = Vec::with_capacity(entries.len());
-        for (kind, statement) in entries {
-            let seq: i64 = sqlx::query_scalar(INSERT_JOURNAL)
-                .bind(tenant)
-                .bind(*kind)
-                .bind(request_id)
-                .bind(*statement)
-                .bind(&now)
-                .fetch_one(&mut *tx)
-                .await?;
-            seqs.push(seq);
+        if entries.is_empty() {
+            return Ok(Vec::new());
         }
-        tx.commit().await?;
+        // One INSERT of all rows (one statement, one commit), in the entries' order, so their
+        // seqs ascend in that order.
+        let kinds: Vec<&str> = entries.iter().map(|(kind, _)| *kind).collect();
+        let statements: Vec<Option<&str>> = entries.iter().map(|(_, s)| *s).collect();
+        let mut seqs: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO journal \
+             (tenant, kind, request_id, statement, state, created_at, updated_at) \
+             SELECT $1, e.kind, $2, e.statement, 'pending', $3, $3 \
+             FROM UNNEST($4::text[], $5::text[]) WITH ORDINALITY AS e(kind, statement, n) \
+             ORDER BY e.n RETURNING seq",
+        )
+        .bind(tenant)
+        .bind(request_id)
+        .bind(stamp())
+        .bind(&kinds)
+        .bind(&statements)
+        .fetch_all(&self.pool)
+        .await?;
+        seqs.sort_unstable();
         Ok(seqs)
     }
 
