@@ -266,7 +266,7 @@ fn start_cluster() -> Result<String, String> {
         .arg("-o")
         .arg(format!(
             "-c listen_addresses='' -k {} -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=300",
+             -c full_page_writes=off -c max_connections=500",
             dir.display()
         ))
         .arg("start");
