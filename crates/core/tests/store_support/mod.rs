@@ -229,9 +229,11 @@ fn start_cluster() -> Result<String, String> {
         "SNOWPAT_TEST_POSTGRES_URL is unset and no initdb/pg_ctl was found (install PostgreSQL)",
     )?;
     let root = rustix::process::geteuid().is_root();
+    // Under /tmp, not $TMPDIR: the `postgres` user must reach it, and a socket path has at most
+    // 107 bytes.
     let dir = tempfile::Builder::new()
         .prefix("snowpat-pg-")
-        .tempdir()
+        .tempdir_in("/tmp")
         .map_err(|e| format!("temp dir: {e}"))?
         .keep();
     if root {
