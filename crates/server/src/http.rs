@@ -376,11 +376,17 @@ async fn exchange<S: Store>(
         identity: identity(&grant),
         max_lifetime: grant.max_lifetime,
     };
-    state
-        .minter
-        .exchange(&request, &form.subject_token)
-        .await
-        .map_err(|e| Refusal::from_mint(&e))
+    // The mint runs in its own task: a client that disconnects mid-mint does not abort it
+    // halfway (a secret minted and lost); its result lands in the cache for the retry.
+    let minter = Arc::clone(&state.minter);
+    let subject_token = form.subject_token;
+    let minted = tokio::spawn(async move { minter.exchange(&request, &subject_token).await }).await;
+    match minted {
+        Ok(result) => result.map_err(|e| Refusal::from_mint(&e)),
+        Err(_) => Err(Refusal::from_mint(&MintError::Internal(
+            "the mint task ended abnormally".into(),
+        ))),
+    }
 }
 
 #[cfg(test)]
