@@ -68,7 +68,7 @@ async fn fresh_account_gets_every_seed_step_and_a_second_plan_is_empty() {
     let bp = blueprint(|_| {}, false);
     let plan = plan_of(&emu, &bp).await;
     let text = sql(&plan);
-    assert_eq!(plan.changes().count(), 19, "{text}");
+    assert_eq!(plan.changes().count(), 20, "{text}");
     // §4.3: APPLY on the policy object only; the per-user grant comes with provisioning.
     assert!(
         !text.contains("APPLY AUTHENTICATION POLICY ON ACCOUNT"),
@@ -90,7 +90,7 @@ async fn fresh_account_gets_every_seed_step_and_a_second_plan_is_empty() {
     let applied = bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
         .await
         .unwrap();
-    assert_eq!(applied.plan.changes().count(), 19);
+    assert_eq!(applied.plan.changes().count(), 20);
     assert!(plan_of(&emu, &bp).await.is_empty());
 }
 
@@ -129,7 +129,7 @@ async fn apply_converges_from_partial_states() {
         let remaining = plan_of(&emu, &bp).await;
         assert_eq!(
             remaining.changes().count(),
-            19 - done,
+            20 - done,
             "after {done}:\n{remaining}"
         );
         let sink = FileSink(emu.dir.path().join("k.p8"));
@@ -247,7 +247,7 @@ async fn preflight_names_the_roles_the_identity_lacks_and_nothing_is_changed() {
         other => panic!("{other}"),
     }
     assert!(!emu.dir.path().join("k").exists());
-    assert_eq!(plan_of(&emu, &bp).await.changes().count(), 19);
+    assert_eq!(plan_of(&emu, &bp).await.changes().count(), 20);
 }
 
 #[test]

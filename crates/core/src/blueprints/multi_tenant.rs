@@ -25,12 +25,26 @@
 //!   user-level network policy (no APPLY/ATTACH on a network policy object; the global ATTACH
 //!   POLICY covers only the account-level policy), so this is the least it can hold; an audit
 //!   should flag the ownership. With `allowed_cidrs = ["none"]` nothing is created or attached
-//!   (ENFORCED_NOT_REQUIRED).
+//!   (ENFORCED_NOT_REQUIRED);
+//! * the automation role is granted to SYSADMIN (`GRANT ROLE AUTOMATION_ROLE TO ROLE SYSADMIN`),
+//!   Snowflake's recommended place for custom roles. §3.1: custom roles are not granted to
+//!   ACCOUNTADMIN automatically, so ACCOUNTADMIN could not
+//!   attach the network policy the automation role owns (§4.3), so `tenant provision` run as
+//!   ACCOUNTADMIN failed with `003001`. Through SYSADMIN → AUTOMATION_ROLE, ACCOUNTADMIN's
+//!   effective roles (§4.1) include the owner, and tenant commands work as ACCOUNTADMIN (with the
+//!   warning `interfaces.md` asks for). The alternatives are worse: handing the network policy
+//!   back to ACCOUNTADMIN would break provisioning by the automation identity, and granting the
+//!   role straight to ACCOUNTADMIN leaves SYSADMIN unable to manage what the blueprint owns,
+//!   against Snowflake's guidance. Trade-off: SYSADMIN sessions also hold the automation role's
+//!   privileges (CREATE USER, the network policy, MPAM on deployment users); an administrator who
+//!   can already use SYSADMIN is trusted with account objects anyway. The runtime role is not
+//!   granted to SYSADMIN: it owns nothing, and ACCOUNTADMIN reaches it through its owner.
 //!
 //! Applying is idempotent: the account is read first and only what is missing or drifted is sent
 //! (roles, grants, PAT_POLICY contents, the network rule's size, the automation user's TYPE,
 //! DEFAULT_ROLE, network policy, role, policy and key, who owns the deployment policy and network
-//! policy, and an account-wide APPLY AUTHENTICATION POLICY to revoke).
+//! policy, the automation role's grant to SYSADMIN, and an account-wide APPLY AUTHENTICATION
+//! POLICY to revoke).
 
 use std::collections::BTreeSet;
 
@@ -50,6 +64,8 @@ use crate::plan::{execute, Plan, Step};
 const SECURITYADMIN: &str = "SECURITYADMIN";
 /// The role used for policies, users and account-level grants (seed step 3 and 4).
 const ACCOUNTADMIN: &str = "ACCOUNTADMIN";
+/// The system role custom roles are granted to (`snowflake-behaviour.md` §3.1).
+const SYSADMIN: &str = "SYSADMIN";
 /// The name of the automation PAT in `automation_auth = "pat"` mode (seed step 4).
 pub const AUTOMATION_PAT: &str = "AUTOMATION_PAT";
 /// The network rule and policy created when `allowed_cidrs` is not `["none"]`.
@@ -99,6 +115,8 @@ pub struct Observed {
     pub user_props: Vec<(String, String)>,
     /// Roles granted to the automation user.
     pub user_roles: BTreeSet<String>,
+    /// Roles granted to SYSADMIN (`SHOW GRANTS TO ROLE SYSADMIN`, `granted_on = ROLE`).
+    pub sysadmin_roles: BTreeSet<String>,
     /// Authentication policy set on the automation user.
     pub user_policy: Option<String>,
     pub user_pats: BTreeSet<String>,
@@ -420,6 +438,18 @@ impl MultiTenant {
             .await?;
             o.automation_grants = grants(&rs);
         }
+        let rs = execute(
+            client,
+            &read(Statement::ShowGrants(ShowGrantsTarget::ToRole(ident(
+                SYSADMIN,
+            )))),
+        )
+        .await?;
+        o.sysadmin_roles = grants(&rs)
+            .into_iter()
+            .filter(|(p, on, _)| p == "USAGE" && on == "ROLE")
+            .map(|(_, _, name)| name)
+            .collect();
         let users = execute(
             client,
             &read(Statement::ShowUsers {
@@ -553,6 +583,19 @@ impl MultiTenant {
                     },
                     to_role: automation.clone(),
                     current_grants: Some(CurrentGrants::Copy),
+                },
+            ));
+        }
+        // The automation role joins the SYSADMIN hierarchy (Snowflake's recommended place for
+        // custom roles), so ACCOUNTADMIN inherits what it owns: see the module doc.
+        if !o.sysadmin_roles.contains(&c.automation_role) {
+            steps.push(Step::change(
+                SECURITYADMIN,
+                "the automation role under SYSADMIN, so ACCOUNTADMIN inherits what it owns",
+                Statement::GrantRole {
+                    role: automation.clone(),
+                    to: Grantee::Role(ident(SYSADMIN)),
+                    with_grant_option: false,
                 },
             ));
         }
