@@ -3,8 +3,9 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use snowpat_core::blueprints::cli_single_role::{bootstrap_cli_single_role, CliSingleRole};
 use snowpat_core::blueprints::multi_tenant::{MultiTenant, Options};
-use snowpat_core::blueprints::{bootstrap_multi_tenant, FileSink};
+use snowpat_core::blueprints::{bootstrap_multi_tenant, AuthMethod, FileSink, Outcome};
 
 use crate::context::{Context, GlobalArgs, OutputFormat};
 use crate::CliError;
@@ -12,7 +13,8 @@ use crate::CliError;
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("mode").required(true).args(["plan", "apply"])))]
 pub(crate) struct BootstrapArgs {
-    /// multi-tenant (seed 000).
+    /// multi-tenant (seed 000), cli-single-role (seed 001), admin-runtime (seed 002),
+    /// token-exchange (seed 003).
     pub blueprint: String,
     /// Check privileges and print the SQL that --apply would send (secrets as '***').
     #[arg(long)]
@@ -28,47 +30,53 @@ pub(crate) struct BootstrapArgs {
     pub seed_compat: bool,
 }
 
+/// The blueprints `bootstrap` knows (`interfaces.md`).
+const KNOWN: [&str; 4] = [
+    "multi-tenant",
+    "cli-single-role",
+    "admin-runtime",
+    "token-exchange",
+];
+
 /// Checks every input before anything is sent.
 pub(crate) fn run(
     args: BootstrapArgs,
     global: &GlobalArgs,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<ExitCode, CliError> {
-    if args.blueprint != "multi-tenant" {
-        let known = [
-            "multi-tenant",
-            "cli-single-role",
-            "admin-runtime",
-            "token-exchange",
-        ];
-        return Err(CliError::Usage(
-            if known.contains(&args.blueprint.as_str()) {
-                format!(
-                    "blueprint {:?} is not available in this release",
-                    args.blueprint
-                )
-            } else {
-                format!(
-                    "unknown blueprint {:?}; known: multi-tenant",
-                    args.blueprint
-                )
-            },
-        ));
+    match args.blueprint.as_str() {
+        "multi-tenant" => run_multi_tenant(args, global, runtime),
+        "cli-single-role" => {
+            if args.sink.is_some() || args.seed_compat {
+                return Err(CliError::Usage(
+                    "cli-single-role mints nothing: --sink and --seed-compat do not apply".into(),
+                ));
+            }
+            let ctx = Context::build(global)?;
+            let blueprint = CliSingleRole::new(ctx.config.cli_single_role())?;
+            let method = AuthMethod::from_token_type(ctx.token_type);
+            let outcome = runtime.block_on(bootstrap_cli_single_role(
+                &ctx.client,
+                &blueprint,
+                args.apply,
+                method,
+            ))?;
+            print_outcome(&ctx, &outcome, args.apply);
+            Ok(ExitCode::SUCCESS)
+        }
+        other if KNOWN.contains(&other) => Err(CliError::Usage(format!(
+            "blueprint {other:?} is not available in this release"
+        ))),
+        other => Err(CliError::Usage(format!(
+            "unknown blueprint {other:?}; known: {}",
+            KNOWN.join(", ")
+        ))),
     }
-    let sink = args.sink.as_deref().map(FileSink::parse).transpose()?;
-    let ctx = Context::build(global)?;
-    let blueprint = MultiTenant::new(
-        ctx.config.multi_tenant(),
-        Options {
-            seed_compat: args.seed_compat,
-        },
-    )?;
-    let outcome = runtime.block_on(bootstrap_multi_tenant(
-        &ctx.client,
-        &blueprint,
-        args.apply,
-        sink.as_ref(),
-    ))?;
+}
+
+/// The plan (or "no changes") on stdout: text, or one JSON object per change and a summary.
+/// Returns true when the text form was printed.
+fn print_outcome(ctx: &Context, outcome: &Outcome, apply: bool) -> bool {
     let mut out = std::io::stdout().lock();
     let changes = outcome.plan.changes().count();
     if ctx.output == OutputFormat::Json {
@@ -86,7 +94,7 @@ pub(crate) fn run(
             "{}",
             serde_json::json!({"changes": changes, "applied": outcome.applied})
         );
-        return Ok(ExitCode::SUCCESS);
+        return false;
     }
     let _ = writeln!(
         out,
@@ -96,10 +104,36 @@ pub(crate) fn run(
         let _ = writeln!(out, "no changes");
     } else {
         let _ = write!(out, "{}", outcome.plan);
-        if outcome.applied {
+        if outcome.applied && apply {
             let _ = writeln!(out, "-- applied {changes} statement(s)");
         }
     }
+    true
+}
+
+fn run_multi_tenant(
+    args: BootstrapArgs,
+    global: &GlobalArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<ExitCode, CliError> {
+    let sink = args.sink.as_deref().map(FileSink::parse).transpose()?;
+    let ctx = Context::build(global)?;
+    let blueprint = MultiTenant::new(
+        ctx.config.multi_tenant(),
+        Options {
+            seed_compat: args.seed_compat,
+        },
+    )?;
+    let outcome = runtime.block_on(bootstrap_multi_tenant(
+        &ctx.client,
+        &blueprint,
+        args.apply,
+        sink.as_ref(),
+    ))?;
+    if !print_outcome(&ctx, &outcome, args.apply) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = std::io::stdout().lock();
     if args.apply {
         let file = outcome
             .delivered

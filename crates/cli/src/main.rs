@@ -7,6 +7,7 @@
 mod audit;
 mod bootstrap;
 mod cli_config;
+mod cli_user;
 mod context;
 mod explain;
 mod quickstart;
@@ -51,6 +52,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write or update a connections.toml entry for the Snowflake CLI or Cortex Code CLI.
     CliConfig(cli_config::CliConfigArgs),
+    /// Seed 001's pairing: a <PERSON>_CLI service user, its role, a restricted PAT, an entry.
+    CliUser(cli_user::CliUserArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -100,7 +103,7 @@ impl From<snowpat_core::blueprints::BlueprintError> for CliError {
     fn from(e: snowpat_core::blueprints::BlueprintError) -> Self {
         use snowpat_core::blueprints::BlueprintError as B;
         match e {
-            B::Config(m) => Self::Usage(m),
+            B::Config(m) | B::Lockout(m) => Self::Usage(m),
             B::Client(c) => Self::Snowflake(c),
             B::Step(s) => {
                 let statement = s.statement.clone();
@@ -160,6 +163,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::CliConfig(args) => {
             init_logging(cli.global.verbose);
             cli_config::run(&args, &cli.global, &runtime()?)
+        }
+        Command::CliUser(args) => {
+            init_logging(cli.global.verbose);
+            cli_user::run(args, &cli.global, &runtime()?)
         }
         Command::Tenant(args) => {
             init_logging(cli.global.verbose);

@@ -2,7 +2,12 @@
 //! preflight (`interfaces.md`, `bootstrap BLUEPRINT --plan | --apply`).
 //!
 //! * [`multi_tenant`]: seed 000.
+//! * [`cli_single_role`]: seed 001, and the `cli-user` pairing.
+//! * [`admin_runtime`]: seed 002.
+//! * [`token_exchange`]: seed 003.
 
+pub mod cli_single_role;
+pub(crate) mod common;
 pub mod multi_tenant;
 
 use std::io::Write;
@@ -32,6 +37,69 @@ pub enum BlueprintError {
     Sink { sink: String, message: String },
     #[error("key generation failed: {0}")]
     Key(String),
+    /// A row of an answer did not have the expected shape.
+    #[error(transparent)]
+    Row(#[from] snowpat_client::RowError),
+    /// The change would cut off the identity applying it (exit 2; only reads were sent).
+    #[error("refused: {0}")]
+    Lockout(String),
+    /// Something the command needs does not exist (exit 1).
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// How the applying identity authenticated: the AUTHENTICATION_METHODS value that must stay
+/// allowed for it (`snowflake-behaviour.md` §5.9.3).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum AuthMethod {
+    Pat,
+    KeyPair,
+    OAuth,
+    Password,
+}
+
+impl AuthMethod {
+    /// The AUTHENTICATION_METHODS name.
+    pub fn policy_name(self) -> &'static str {
+        match self {
+            Self::Pat => "PROGRAMMATIC_ACCESS_TOKEN",
+            Self::KeyPair => "KEYPAIR",
+            Self::OAuth => "OAUTH",
+            Self::Password => "PASSWORD",
+        }
+    }
+
+    /// From a credential's `X-Snowflake-Authorization-Token-Type` (`snowpat_client::Credential::token_type`).
+    pub fn from_token_type(token_type: &str) -> Self {
+        match token_type {
+            "KEYPAIR_JWT" => Self::KeyPair,
+            "OAUTH" => Self::OAuth,
+            _ => Self::Pat,
+        }
+    }
+}
+
+/// Server time (`SELECT CURRENT_TIMESTAMP()`), never the local clock (§6.9).
+pub(crate) async fn server_now(
+    client: &Client,
+) -> Result<snowpat_client::ServerTime, BlueprintError> {
+    use snowpat_sql::ast::{Expr, Select, SelectItem};
+    let select = Statement::Select(Select {
+        items: vec![SelectItem {
+            expr: Expr::Function {
+                name: "CURRENT_TIMESTAMP".into(),
+                args: vec![],
+            },
+            alias: None,
+        }],
+        from: None,
+        filter: vec![],
+    });
+    let rs = crate::plan::execute(client, &crate::plan::Step::read(None, select)).await?;
+    let row = rs.first().ok_or_else(|| {
+        BlueprintError::NotFound("SELECT CURRENT_TIMESTAMP() returned no row".into())
+    })?;
+    Ok(row.get_at::<snowpat_client::ServerTime>(0)?)
 }
 
 impl BlueprintError {

@@ -1,0 +1,146 @@
+//! `snowpat bootstrap cli-single-role | admin-runtime | token-exchange` and `snowpat cli-user`
+//! through the real binary: plans on stdout, a second apply that only reads and says
+//! "no changes", and bad input refused with exit 2 before anything reaches the account.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::{assert_only_reads, stderr, stdout, Emulator};
+
+fn private_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    dir
+}
+
+#[test]
+fn cli_single_role_plan_apply_and_a_second_apply_that_only_reads() {
+    let emu = Emulator::start();
+    let work = private_dir();
+    let plan = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--plan"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    assert!(text.contains("-- preflight:"), "{text}");
+    assert!(text.contains("FOR ALL PERSON USERS"), "{text}");
+    let apply = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    assert!(
+        stdout(&apply).contains("-- applied 6 statement(s)"),
+        "{}",
+        stdout(&apply)
+    );
+    let mark = emu.last_seq();
+    let again = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
+    assert_only_reads(&emu.log(mark));
+}
+
+#[test]
+fn cli_user_add_writes_a_connection_entry_and_remove_takes_it_away() {
+    let emu = Emulator::start();
+    let work = private_dir();
+    let boot = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
+    assert!(boot.status.success(), "{}", stderr(&boot));
+    emu.admin_sql("CREATE USER MIGUEL TYPE = PERSON");
+    let connections = work.path().join("connections.toml");
+    std::fs::write(&connections, "# mine\n[other]\naccount = \"X\"\n").unwrap();
+    let sink = format!("file:{}/{{id}}_cli.token", work.path().display());
+    let file = connections.to_str().unwrap();
+    let add = emu.snowpat(
+        work.path(),
+        &["cli-user", "add", "miguel", "--sink", &sink, "--file", file],
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    let token_path = work.path().join("MIGUEL_cli.token");
+    let secret = std::fs::read_to_string(&token_path).unwrap();
+    assert!(!stdout(&add).contains(secret.trim()), "secret printed");
+    let doc: toml::Table = std::fs::read_to_string(&connections)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let entry = doc["miguel_cli"].as_table().unwrap();
+    assert_eq!(entry["user"].as_str(), Some("MIGUEL_CLI"));
+    assert_eq!(entry["role"].as_str(), Some("MIGUEL_CLI_ROLE"));
+    assert_eq!(
+        entry["token_file_path"].as_str(),
+        Some(token_path.to_str().unwrap())
+    );
+    assert!(doc.contains_key("other"));
+
+    let rotate = emu.snowpat(
+        work.path(),
+        &[
+            "cli-user",
+            "rotate",
+            "miguel",
+            "--sink",
+            &sink,
+            "--file",
+            file,
+            "--grace-hours",
+            "0",
+        ],
+    );
+    assert!(rotate.status.success(), "{}", stderr(&rotate));
+    assert_ne!(std::fs::read_to_string(&token_path).unwrap(), secret);
+
+    let remove = emu.snowpat(
+        work.path(),
+        &["cli-user", "remove", "miguel", "--file", file],
+    );
+    assert!(remove.status.success(), "{}", stderr(&remove));
+    let text = std::fs::read_to_string(&connections).unwrap();
+    assert!(!text.contains("miguel_cli"), "{text}");
+    assert!(
+        text.contains("# mine") && text.contains("[other]"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_input_exits_2_and_sends_nothing() {
+    let emu = Emulator::start();
+    let work = private_dir();
+    let open = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let open_sink = format!("file:{}/t.token", open.path().display());
+    let before = emu.last_seq();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["bootstrap", "no-such-blueprint", "--plan"],
+        vec![
+            "bootstrap",
+            "cli-single-role",
+            "--apply",
+            "--sink",
+            "file:x",
+        ],
+        vec!["cli-user", "add", "x; DROP USER y", "--sink", "file:t"],
+        vec!["cli-user", "add", "", "--sink", "file:t"],
+        vec!["cli-user", "add", "miguel"],
+        vec!["cli-user", "add", "miguel", "--sink", &open_sink],
+        vec!["cli-user", "add", "miguel", "--sink", "ftp:x"],
+    ];
+    for args in &cases {
+        let out = emu.snowpat(work.path(), args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("error:"), "{args:?}");
+    }
+    std::fs::write(
+        work.path().join("snowpat.toml"),
+        "[blueprint.cli-single-role]\nperson_methods = [\"PROGRAMMATIC_ACCESS_TOKEN\"]\n",
+    )
+    .unwrap();
+    let out = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--plan"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    std::fs::write(
+        work.path().join("snowpat.toml"),
+        "[blueprint.cli-single-role]\nperson_polcy = \"X\"\n",
+    )
+    .unwrap();
+    let out = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--plan"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("person_polcy"), "{}", stderr(&out));
+    assert!(emu.log(before).is_empty(), "{:?}", emu.log(before));
+}

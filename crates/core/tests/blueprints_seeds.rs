@@ -1,0 +1,426 @@
+//! The cli-single-role (seed 001), admin-runtime (seed 002) and token-exchange (seed 003)
+//! blueprints against an in-process emulator: fresh plans, convergence after hand-made drift,
+//! second applies that only read (the request log's `executed`), the lockout guard, the
+//! `cli-user` pairing, and the transient CREATE SERVICE grant under scripted faults.
+
+use std::os::unix::fs::PermissionsExt;
+
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use snowpat_client::{BaseUrl, Client, Credential, Statement};
+use snowpat_core::blueprints::cli_single_role::{
+    bootstrap_cli_single_role, CliSingleRole, CliUsers,
+};
+use snowpat_core::blueprints::{AuthMethod, BlueprintError};
+use snowpat_core::config::CliSingleRoleConfig;
+use snowpat_core::sinks::Sink;
+use snowpat_emulator::server::{self, Running};
+
+struct Emu {
+    _running: Running,
+    dir: tempfile::TempDir,
+    admin: Client,
+    url: String,
+    control: String,
+    http: reqwest::Client,
+}
+
+async fn emulator() -> Emu {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let config = server::Config {
+        listen: ([127, 0, 0, 1], 0).into(),
+        admin_token_file: Some(dir.path().join("admin.token")),
+        control_token_file: Some(dir.path().join("control.token")),
+        ..server::Config::default()
+    };
+    let running = server::spawn(config).await.unwrap();
+    let url = running.url();
+    let token = std::fs::read_to_string(dir.path().join("admin.token")).unwrap();
+    let control = std::fs::read_to_string(dir.path().join("control.token"))
+        .unwrap()
+        .trim()
+        .to_string();
+    Emu {
+        _running: running,
+        admin: pat_client(&url, &SecretString::from(token.trim().to_string())),
+        dir,
+        url,
+        control,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn pat_client(url: &str, secret: &SecretString) -> Client {
+    Client::builder(
+        BaseUrl::parse(url).unwrap(),
+        Credential::pat(secret.clone()),
+    )
+    .build()
+    .unwrap()
+}
+
+impl Emu {
+    async fn sql(&self, statement: &str) -> snowpat_client::ResultSet {
+        self.admin
+            .execute(&Statement::new(statement).role("ACCOUNTADMIN"))
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"))
+    }
+
+    async fn log(&self, since: u64) -> Vec<Value> {
+        let text = self
+            .http
+            .get(format!("{}/emulator/v1/log?since={since}", self.url))
+            .bearer_auth(&self.control)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["seq"].as_u64().unwrap_or(0) > since)
+            .collect()
+    }
+
+    async fn mark(&self) -> u64 {
+        self.log(0)
+            .await
+            .iter()
+            .filter_map(|l| l["seq"].as_u64())
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[allow(dead_code)] // the admin-runtime fault tests
+    async fn fault(&self, kind: &str, code: &str, times: u32) {
+        let status = self
+            .http
+            .post(format!("{}/emulator/v1/faults", self.url))
+            .bearer_auth(&self.control)
+            .json(&json!({"statement_kind": kind, "code": code, "times": times}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+
+    /// `SELECT CURRENT_ROLE()` with a PAT: Ok(role) or Err(code).
+    async fn role_of(&self, secret: &SecretString) -> Result<String, String> {
+        match pat_client(&self.url, secret)
+            .execute(&Statement::new("SELECT CURRENT_ROLE()"))
+            .await
+        {
+            Ok(rs) => Ok(rs.first().unwrap().get_at::<String>(0).unwrap()),
+            Err(e) => Err(e.api().and_then(|a| a.code.clone()).unwrap_or_default()),
+        }
+    }
+
+    /// An ADMIN-created PERSON user granted ACCOUNTADMIN, with an unrestricted PAT.
+    async fn person_admin(&self, name: &str) -> SecretString {
+        self.sql(&format!(
+            "CREATE USER {name} TYPE = PERSON DEFAULT_ROLE = ACCOUNTADMIN"
+        ))
+        .await;
+        self.sql(&format!("GRANT ROLE ACCOUNTADMIN TO USER {name}"))
+            .await;
+        let rs = self
+            .sql(&format!(
+                "ALTER USER {name} ADD PAT OPS_PAT DAYS_TO_EXPIRY = 30"
+            ))
+            .await;
+        rs.first().unwrap().secret("token_secret").unwrap()
+    }
+}
+
+/// Every logged request is a read that changed nothing.
+fn assert_only_reads(lines: &[Value]) {
+    assert!(!lines.is_empty(), "expected some reads");
+    for l in lines {
+        let kind = l["statement_kind"].as_str().unwrap_or("");
+        assert!(
+            kind.starts_with("SELECT") || kind.starts_with("SHOW") || kind.starts_with("DESC"),
+            "not a read: {l}"
+        );
+        assert_eq!(l["executed"], json!(false), "{l}");
+    }
+}
+
+#[allow(dead_code)]
+fn code(err: &BlueprintError) -> String {
+    err.client_error()
+        .and_then(|e| e.api())
+        .and_then(|a| a.code.clone())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// cli-single-role (seed 001)
+
+fn single_role(tweak: impl FnOnce(&mut CliSingleRoleConfig)) -> CliSingleRole {
+    let mut config = CliSingleRoleConfig::default();
+    tweak(&mut config);
+    CliSingleRole::new(config).unwrap()
+}
+
+/// Seed 001: person users can neither generate nor use PATs, service users can
+/// (`snowflake-behaviour.md` §10 #107); a second apply only reads (request log).
+#[tokio::test]
+async fn cli_single_role_bars_person_pats_allows_service_pats_and_a_second_apply_only_reads() {
+    let emu = emulator().await;
+    let bp = single_role(|_| {});
+    let plan = bootstrap_cli_single_role(&emu.admin, &bp, false, AuthMethod::Pat)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    assert_eq!(plan.changes().count(), 6, "{text}");
+    assert!(text.contains("CREATE AUTHENTICATION POLICY IF NOT EXISTS SNOWPAT.POLICIES.PERSON_USERS_NO_PAT AUTHENTICATION_METHODS = ('SAML', 'OAUTH', 'KEYPAIR', 'WORKLOAD_IDENTITY', 'PASSWORD')"), "{text}");
+    assert!(
+        text.contains("PAT_POLICY = (NETWORK_POLICY_EVALUATION = ENFORCED_REQUIRED)"),
+        "{text}"
+    );
+    assert!(text.contains("ALTER ACCOUNT SET AUTHENTICATION POLICY SNOWPAT.POLICIES.PERSON_USERS_NO_PAT FOR ALL PERSON USERS"), "{text}");
+    assert!(text.contains("ALTER ACCOUNT SET AUTHENTICATION POLICY SNOWPAT.POLICIES.SERVICE_USERS_PAT_ALLOWED FOR ALL SERVICE USERS"), "{text}");
+    assert!(!text.contains(" FORCE"), "{text}");
+    // ADMIN keeps its user-level policy (interfaces.md), so it is not locked out.
+    let applied = bootstrap_cli_single_role(&emu.admin, &bp, true, AuthMethod::Pat)
+        .await
+        .unwrap();
+    assert!(applied.applied);
+
+    emu.sql("CREATE USER MIGUEL TYPE = PERSON").await;
+    emu.sql("CREATE USER SVC TYPE = SERVICE").await;
+    emu.sql("CREATE ROLE SVC_ROLE").await;
+    emu.sql("GRANT ROLE SVC_ROLE TO USER SVC").await;
+    let person = emu
+        .admin
+        .execute(&Statement::new("ALTER USER MIGUEL ADD PAT P").role("ACCOUNTADMIN"))
+        .await
+        .expect_err("a person user cannot get a PAT");
+    assert_eq!(
+        person.api().and_then(|a| a.code.clone()).as_deref(),
+        Some("099910")
+    );
+    emu.sql("ALTER USER SVC ADD PAT P ROLE_RESTRICTION = 'SVC_ROLE'")
+        .await;
+
+    let mark = emu.mark().await;
+    let again = bootstrap_cli_single_role(&emu.admin, &bp, true, AuthMethod::Pat)
+        .await
+        .unwrap();
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    assert_only_reads(&emu.log(mark).await);
+}
+
+/// The guard: a PERSON admin authenticating with a PAT and holding no user-level policy would
+/// lose its own access to `FOR ALL PERSON USERS`; refused with only reads sent. With
+/// `keep_access_policy` the plan first gives it a user-level policy, and it stays in.
+#[tokio::test]
+async fn cli_single_role_refuses_to_lock_out_the_applying_identity_unless_it_keeps_a_policy() {
+    let emu = emulator().await;
+    let secret = emu.person_admin("OPS").await;
+    let other = emu.person_admin("OTHER").await;
+    let ops = pat_client(&emu.url, &secret);
+    let bp = single_role(|_| {});
+    let mark = emu.mark().await;
+    let err = bootstrap_cli_single_role(&ops, &bp, true, AuthMethod::Pat)
+        .await
+        .err()
+        .expect("lockout refused");
+    match &err {
+        BlueprintError::Lockout(m) => {
+            assert!(
+                m.contains("OPS") && m.contains("PROGRAMMATIC_ACCESS_TOKEN"),
+                "{m}"
+            );
+            assert!(m.contains("keep_access_policy"), "{m}");
+        }
+        other => panic!("{other}"),
+    }
+    assert_only_reads(&emu.log(mark).await);
+    // The same identity by key pair would not be cut off (KEYPAIR stays allowed).
+    let plan = bootstrap_cli_single_role(&ops, &bp, false, AuthMethod::KeyPair)
+        .await
+        .unwrap()
+        .plan;
+    assert_eq!(plan.changes().count(), 6, "{plan}");
+
+    let keep = single_role(|c| c.keep_access_policy = Some("OPS_KEEP_ACCESS".into()));
+    let outcome = bootstrap_cli_single_role(&ops, &keep, true, AuthMethod::Pat)
+        .await
+        .unwrap();
+    let text = outcome.plan.to_string();
+    assert!(
+        text.contains("ALTER USER OPS SET AUTHENTICATION POLICY SNOWPAT.POLICIES.OPS_KEEP_ACCESS"),
+        "{text}"
+    );
+    let set_user = text.find("ALTER USER OPS SET").unwrap();
+    let set_person = text.find("FOR ALL PERSON USERS").unwrap();
+    assert!(
+        set_user < set_person,
+        "the user-level policy comes first:\n{text}"
+    );
+    // OPS still gets in with its PAT, and a rerun has nothing to do.
+    assert_eq!(emu.role_of(&secret).await, Ok("ACCOUNTADMIN".to_string()));
+    let again = bootstrap_cli_single_role(&ops, &keep, false, AuthMethod::Pat)
+        .await
+        .unwrap();
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    // Another person user (no user-level policy) can no longer use its PAT (§6.6 step 6).
+    assert_eq!(emu.role_of(&other).await, Err("390202".to_string()));
+}
+
+/// Drift made by hand (a policy's methods widened, a slot unset) shows in the plan and is repaired.
+#[tokio::test]
+async fn cli_single_role_repairs_drift_made_by_hand() {
+    let emu = emulator().await;
+    let bp = single_role(|_| {});
+    bootstrap_cli_single_role(&emu.admin, &bp, true, AuthMethod::Pat)
+        .await
+        .unwrap();
+    emu.sql("ALTER AUTHENTICATION POLICY SNOWPAT.POLICIES.PERSON_USERS_NO_PAT SET AUTHENTICATION_METHODS = ('PASSWORD', 'PROGRAMMATIC_ACCESS_TOKEN')").await;
+    emu.sql("ALTER ACCOUNT UNSET AUTHENTICATION POLICY FOR ALL SERVICE USERS")
+        .await;
+    emu.sql("ALTER AUTHENTICATION POLICY SNOWPAT.POLICIES.SERVICE_USERS_PAT_ALLOWED SET PAT_POLICY = (NETWORK_POLICY_EVALUATION = NOT_ENFORCED)").await;
+    let plan = bootstrap_cli_single_role(&emu.admin, &bp, false, AuthMethod::Pat)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    assert_eq!(plan.changes().count(), 3, "{text}");
+    assert!(text.contains("ALTER AUTHENTICATION POLICY SNOWPAT.POLICIES.PERSON_USERS_NO_PAT SET AUTHENTICATION_METHODS"), "{text}");
+    assert!(
+        text.contains("NETWORK_POLICY_EVALUATION = ENFORCED_REQUIRED"),
+        "{text}"
+    );
+    assert!(text.contains("FOR ALL SERVICE USERS"), "{text}");
+    bootstrap_cli_single_role(&emu.admin, &bp, true, AuthMethod::Pat)
+        .await
+        .unwrap();
+    let after = bootstrap_cli_single_role(&emu.admin, &bp, false, AuthMethod::Pat)
+        .await
+        .unwrap();
+    assert!(after.plan.is_empty(), "{}", after.plan);
+    // A slot holding some other policy is unset, then set (never FORCE).
+    emu.sql("CREATE AUTHENTICATION POLICY SNOWPAT.POLICIES.STRAY")
+        .await;
+    emu.sql("ALTER ACCOUNT UNSET AUTHENTICATION POLICY FOR ALL PERSON USERS")
+        .await;
+    emu.sql("ALTER ACCOUNT SET AUTHENTICATION POLICY SNOWPAT.POLICIES.STRAY FOR ALL PERSON USERS")
+        .await;
+    let plan = bootstrap_cli_single_role(&emu.admin, &bp, true, AuthMethod::Pat)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    assert!(
+        text.contains("ALTER ACCOUNT UNSET AUTHENTICATION POLICY FOR ALL PERSON USERS"),
+        "{text}"
+    );
+    let after = bootstrap_cli_single_role(&emu.admin, &bp, false, AuthMethod::Pat)
+        .await
+        .unwrap();
+    assert!(after.plan.is_empty(), "{}", after.plan);
+}
+
+#[test]
+fn cli_single_role_settings_are_checked() {
+    for tweak in [
+        (|c: &mut CliSingleRoleConfig| c.person_methods.push("PROGRAMMATIC_ACCESS_TOKEN".into()))
+            as fn(&mut CliSingleRoleConfig),
+        |c| c.service_methods = vec!["KEYPAIR".into()],
+        |c| c.person_methods = vec!["PASSKEY".into()],
+        |c| c.network_policy_evaluation = "SOMETIMES".into(),
+        |c| c.person_policy = "x; DROP USER y".into(),
+    ] {
+        let mut config = CliSingleRoleConfig::default();
+        tweak(&mut config);
+        assert!(matches!(
+            CliSingleRole::new(config),
+            Err(BlueprintError::Config(_))
+        ));
+    }
+}
+
+/// `cli-user add | rotate | remove`: the pairing's PAT works only as its role; rotation keeps
+/// the old secret for the grace; remove kills every secret and drops user and role.
+#[tokio::test]
+async fn cli_user_pairs_a_person_with_a_single_role_service_user() {
+    let emu = emulator().await;
+    bootstrap_cli_single_role(&emu.admin, &single_role(|_| {}), true, AuthMethod::Pat)
+        .await
+        .unwrap();
+    emu.sql("CREATE USER MIGUEL TYPE = PERSON").await;
+    let users = CliUsers {
+        client: emu.admin.clone(),
+        config: CliSingleRoleConfig::default(),
+    };
+    let file = emu.dir.path().join("miguel_cli.token");
+    let sink = Sink::File(file.clone());
+    let added = users.add("miguel", &sink).await.unwrap();
+    assert_eq!(added.action, "created");
+    assert_eq!(added.pairing.user, "MIGUEL_CLI");
+    assert_eq!(added.pairing.role, "MIGUEL_CLI_ROLE");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let first = SecretString::from(std::fs::read_to_string(&file).unwrap().trim().to_string());
+    assert_eq!(emu.role_of(&first).await, Ok("MIGUEL_CLI_ROLE".into()));
+    let rs = emu.sql("SHOW USER PATS FOR USER MIGUEL_CLI").await;
+    assert_eq!(
+        rs.first()
+            .unwrap()
+            .get::<String>("role_restriction")
+            .unwrap(),
+        "MIGUEL_CLI_ROLE"
+    );
+    // A second add changes nothing.
+    let mark = emu.mark().await;
+    assert_eq!(
+        users.add("MIGUEL", &sink).await.unwrap().action,
+        "unchanged"
+    );
+    assert!(emu
+        .log(mark)
+        .await
+        .iter()
+        .all(|l| l["executed"] == json!(false)));
+
+    let rotated = users.rotate("miguel", &sink, 24).await.unwrap();
+    assert_eq!(rotated.action, "rotated");
+    let second = SecretString::from(std::fs::read_to_string(&file).unwrap().trim().to_string());
+    assert_eq!(emu.role_of(&second).await, Ok("MIGUEL_CLI_ROLE".into()));
+    assert_eq!(
+        emu.role_of(&first).await,
+        Ok("MIGUEL_CLI_ROLE".into()),
+        "grace"
+    );
+
+    let removed = users.remove("miguel").await.unwrap();
+    assert_eq!(removed.action, "removed");
+    for secret in [&first, &second] {
+        assert_eq!(emu.role_of(secret).await, Err("394400".into()));
+    }
+    assert!(emu.sql("SHOW USERS LIKE 'MIGUEL_CLI'").await.is_empty());
+    assert!(emu
+        .sql("SHOW ROLES LIKE 'MIGUEL_CLI_ROLE'")
+        .await
+        .is_empty());
+    // Removing again is a no-op; a missing person is refused before any change.
+    users.remove("miguel").await.unwrap();
+    let mark = emu.mark().await;
+    let err = users
+        .add("nobody", &sink)
+        .await
+        .expect_err("no such person");
+    assert!(matches!(err, BlueprintError::NotFound(_)), "{err}");
+    assert_only_reads(&emu.log(mark).await);
+    assert!(matches!(
+        users.add("x; DROP USER y", &sink).await,
+        Err(BlueprintError::Config(_))
+    ));
+}
