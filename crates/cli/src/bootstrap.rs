@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use snowpat_core::blueprints::admin_runtime::{bootstrap_admin_runtime, AdminRuntime};
 use snowpat_core::blueprints::cli_single_role::{bootstrap_cli_single_role, CliSingleRole};
 use snowpat_core::blueprints::multi_tenant::{MultiTenant, Options};
 use snowpat_core::blueprints::{bootstrap_multi_tenant, AuthMethod, FileSink, Outcome};
@@ -62,6 +63,29 @@ pub(crate) fn run(
                 method,
             ))?;
             print_outcome(&ctx, &outcome, args.apply);
+            Ok(ExitCode::SUCCESS)
+        }
+        "admin-runtime" => {
+            if args.seed_compat {
+                return Err(CliError::Usage(
+                    "--seed-compat applies to multi-tenant only".into(),
+                ));
+            }
+            let ctx = Context::build(global)?;
+            let blueprint = AdminRuntime::new(ctx.config.admin_runtime(), args.sink.as_deref())?;
+            let outcome =
+                runtime.block_on(bootstrap_admin_runtime(&ctx.client, &blueprint, args.apply))?;
+            if print_outcome(&ctx, &outcome, args.apply) && args.apply {
+                let n = &blueprint.names.secret;
+                let _ = writeln!(
+                    std::io::stdout().lock(),
+                    "-- the runtime PAT ({}) is stored in SECRET {}.{}.{}",
+                    blueprint.token,
+                    n[0],
+                    n[1],
+                    n[2]
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         other if KNOWN.contains(&other) => Err(CliError::Usage(format!(

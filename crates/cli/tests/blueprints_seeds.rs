@@ -144,3 +144,43 @@ fn bad_input_exits_2_and_sends_nothing() {
     assert!(stderr(&out).contains("person_polcy"), "{}", stderr(&out));
     assert!(emu.log(before).is_empty(), "{:?}", emu.log(before));
 }
+
+#[test]
+fn admin_runtime_plan_apply_and_a_second_apply_that_only_reads() {
+    let emu = Emulator::start();
+    let work = private_dir();
+    let plan = emu.snowpat(work.path(), &["bootstrap", "admin-runtime", "--plan"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    assert!(text.contains("SECRET_STRING = '***'"), "{text}");
+    assert!(text.contains("-- as SNOWCLAW_RUNTIME_ROLE"), "{text}");
+    let mark = emu.last_seq();
+    let apply = emu.snowpat(work.path(), &["bootstrap", "admin-runtime", "--apply"]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    assert!(
+        stdout(&apply).contains("stored in SECRET SNOWCLAW_DB.SNOWCLAW_SCHEMA.SNOWCLAW_SF_TOKEN"),
+        "{}",
+        stdout(&apply)
+    );
+    // The PAT's secret crossed the wire only inside the secret statement, never into the log.
+    let log = emu.log(mark);
+    assert!(log
+        .iter()
+        .any(|l| l["statement_kind"] == "CREATE SECRET" && l["executed"] == true));
+    let mark = emu.last_seq();
+    let again = emu.snowpat(work.path(), &["bootstrap", "admin-runtime", "--apply"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
+    assert_only_reads(&emu.log(mark));
+    let bad = emu.snowpat(
+        work.path(),
+        &[
+            "bootstrap",
+            "admin-runtime",
+            "--plan",
+            "--sink",
+            "file:x.token",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}

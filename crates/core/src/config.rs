@@ -122,9 +122,8 @@ pub struct AdminRuntimeConfig {
     pub days: u32,
     /// Egress hosts of the network rule wrapped by the external access integration.
     pub egress_hosts: Vec<String>,
-    /// Channel / tool / custom secrets the service reads (READ for the runtime role).
-    pub extra_secrets: Vec<String>,
-    /// The service specification (`FROM SPECIFICATION $$...$$`).
+    /// The service specification (`FROM SPECIFICATION $$...$$`); `{db}`, `{schema}`, `{repo}`
+    /// and `{secret}` are filled in.
     pub service_spec: String,
 }
 
@@ -140,8 +139,7 @@ impl Default for AdminRuntimeConfig {
             runtime_token: "SNOWCLAW_RUNTIME_PAT".into(),
             days: 90,
             egress_hosts: vec!["api.github.com:443".into()],
-            extra_secrets: Vec::new(),
-            service_spec: "spec:\n  containers:\n  - name: openclaw\n    image: /{db}/{schema}/{repo}/openclaw:latest\n  endpoints:\n  - name: gateway\n    port: 18789\n    public: true\n".into(),
+            service_spec: "spec:\n  containers:\n  - name: openclaw\n    image: /{db}/{schema}/{repo}/openclaw:latest\n    secrets:\n    - snowflakeSecret: {secret}\n      secretKeyRef: secret_string\n      envVarName: SNOWFLAKE_TOKEN\n  endpoints:\n  - name: gateway\n    port: 18789\n    public: true\n".into(),
         }
     }
 }

@@ -235,8 +235,7 @@ async fn preflight_names_the_roles_the_identity_lacks_and_nothing_is_changed() {
         Some(&FileSink(emu.dir.path().join("k"))),
     )
     .await
-    .err()
-    .expect("preflight refuses");
+    .expect_err("preflight refuses");
     match err {
         BlueprintError::Preflight(m) => {
             assert!(
@@ -285,8 +284,7 @@ async fn existing_roles_are_required_and_never_created() {
     let bp = blueprint(|c| c.existing_roles = true, false);
     let err = bootstrap_multi_tenant(&emu.admin, &bp, false, None)
         .await
-        .err()
-        .expect("missing roles refused");
+        .expect_err("missing roles refused");
     assert!(
         matches!(&err, BlueprintError::Preflight(m) if m.contains("CORTEX_REST_API_ROLE") && m.contains("AUTOMATION_ROLE")),
         "{err}"

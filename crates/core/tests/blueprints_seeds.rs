@@ -8,11 +8,14 @@ use std::os::unix::fs::PermissionsExt;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use snowpat_client::{BaseUrl, Client, Credential, Statement};
+use snowpat_core::blueprints::admin_runtime::{
+    bootstrap_admin_runtime, sorted_grants, AdminRuntime,
+};
 use snowpat_core::blueprints::cli_single_role::{
     bootstrap_cli_single_role, CliSingleRole, CliUsers,
 };
 use snowpat_core::blueprints::{AuthMethod, BlueprintError};
-use snowpat_core::config::CliSingleRoleConfig;
+use snowpat_core::config::{AdminRuntimeConfig, CliSingleRoleConfig};
 use snowpat_core::sinks::Sink;
 use snowpat_emulator::server::{self, Running};
 
@@ -68,6 +71,13 @@ impl Emu {
             .unwrap_or_else(|e| panic!("{statement}: {e}"))
     }
 
+    async fn sql_as(&self, role: &str, statement: &str) -> snowpat_client::ResultSet {
+        self.admin
+            .execute(&Statement::new(statement).role(role))
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"))
+    }
+
     async fn log(&self, since: u64) -> Vec<Value> {
         let text = self
             .http
@@ -95,7 +105,6 @@ impl Emu {
             .unwrap_or(0)
     }
 
-    #[allow(dead_code)] // the admin-runtime fault tests
     async fn fault(&self, kind: &str, code: &str, times: u32) {
         let status = self
             .http
@@ -150,7 +159,6 @@ fn assert_only_reads(lines: &[Value]) {
     }
 }
 
-#[allow(dead_code)]
 fn code(err: &BlueprintError) -> String {
     err.client_error()
         .and_then(|e| e.api())
@@ -230,8 +238,7 @@ async fn cli_single_role_refuses_to_lock_out_the_applying_identity_unless_it_kee
     let mark = emu.mark().await;
     let err = bootstrap_cli_single_role(&ops, &bp, true, AuthMethod::Pat)
         .await
-        .err()
-        .expect("lockout refused");
+        .expect_err("lockout refused");
     match &err {
         BlueprintError::Lockout(m) => {
             assert!(
@@ -423,4 +430,303 @@ async fn cli_user_pairs_a_person_with_a_single_role_service_user() {
         users.add("x; DROP USER y", &sink).await,
         Err(BlueprintError::Config(_))
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// admin-runtime (seed 002)
+
+fn admin_runtime(tweak: impl FnOnce(&mut AdminRuntimeConfig)) -> AdminRuntime {
+    let mut config = AdminRuntimeConfig::default();
+    tweak(&mut config);
+    AdminRuntime::new(config, None).unwrap()
+}
+
+async fn runtime_grants(emu: &Emu) -> Vec<(String, String, String)> {
+    sorted_grants(&emu.sql("SHOW GRANTS TO ROLE SNOWCLAW_RUNTIME_ROLE").await)
+}
+
+fn seed_list(bp: &AdminRuntime) -> Vec<(String, String, String)> {
+    let mut list = bp.runtime_grants();
+    list.sort();
+    list
+}
+
+/// The runtime role ends with exactly seed 002's grants (SHOW GRANTS TO ROLE compared with the
+/// list), the runtime user holds only the runtime role and a PAT restricted to it, the service is
+/// owned by the runtime role, and a second apply only reads.
+#[tokio::test]
+async fn admin_runtime_grants_exactly_the_seeds_list_and_a_second_apply_only_reads() {
+    let emu = emulator().await;
+    let bp = admin_runtime(|_| {});
+    let plan = bootstrap_admin_runtime(&emu.admin, &bp, false)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    assert!(text.contains("SECRET_STRING = '***'"), "{text}");
+    assert!(text.contains("GRANT CREATE SERVICE ON SCHEMA SNOWCLAW_DB.SNOWCLAW_SCHEMA TO ROLE SNOWCLAW_RUNTIME_ROLE"), "{text}");
+    assert!(
+        text.contains("-- as SNOWCLAW_RUNTIME_ROLE: the service"),
+        "{text}"
+    );
+    assert!(text.contains("REVOKE CREATE SERVICE ON SCHEMA SNOWCLAW_DB.SNOWCLAW_SCHEMA FROM ROLE SNOWCLAW_RUNTIME_ROLE"), "{text}");
+    bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+
+    assert_eq!(runtime_grants(&emu).await, seed_list(&bp));
+    let roles: Vec<String> = {
+        let rs = emu.sql("SHOW GRANTS TO USER SNOWCLAW_RUNTIME_USER").await;
+        rs.rows()
+            .iter()
+            .map(|r| r.get::<String>("role").unwrap())
+            .collect()
+    };
+    assert_eq!(roles, vec!["SNOWCLAW_RUNTIME_ROLE".to_string()]);
+    let pats = emu
+        .sql("SHOW USER PATS FOR USER SNOWCLAW_RUNTIME_USER")
+        .await;
+    assert_eq!(pats.len(), 1);
+    assert_eq!(
+        pats.first()
+            .unwrap()
+            .get::<String>("role_restriction")
+            .unwrap(),
+        "SNOWCLAW_RUNTIME_ROLE"
+    );
+    let secrets = emu
+        .sql("SHOW SECRETS IN SCHEMA SNOWCLAW_DB.SNOWCLAW_SCHEMA")
+        .await;
+    assert_eq!(
+        secrets.first().unwrap().get::<String>("name").unwrap(),
+        "SNOWCLAW_SF_TOKEN"
+    );
+    let services = emu
+        .sql("SHOW SERVICES IN SCHEMA SNOWCLAW_DB.SNOWCLAW_SCHEMA")
+        .await;
+    assert_eq!(
+        services.first().unwrap().get::<String>("owner").unwrap(),
+        "SNOWCLAW_RUNTIME_ROLE"
+    );
+
+    let mark = emu.mark().await;
+    let again = bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    assert_only_reads(&emu.log(mark).await);
+}
+
+/// Seed 002's finally: a scripted fault on CREATE SERVICE (POST /emulator/v1/faults) fails the
+/// apply, and the transient CREATE SERVICE grant is still revoked (SHOW GRANTS and the request
+/// log); the next apply converges.
+#[tokio::test]
+async fn admin_runtime_revokes_the_transient_create_service_grant_even_when_create_service_fails() {
+    let emu = emulator().await;
+    let bp = admin_runtime(|_| {});
+    let mark = emu.mark().await;
+    emu.fault("CREATE SERVICE", "003001", 1).await;
+    let err = bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .expect_err("CREATE SERVICE fails");
+    assert_eq!(code(&err), "003001", "{err}");
+    let log = emu.log(mark).await;
+    let grants = runtime_grants(&emu).await;
+    assert!(
+        !grants.iter().any(|(p, _, _)| p == "CREATE SERVICE"),
+        "{grants:?}"
+    );
+    let kinds: Vec<(String, bool, String)> = log
+        .iter()
+        .map(|l| {
+            (
+                l["statement_kind"].as_str().unwrap_or("").to_string(),
+                l["executed"] == json!(true),
+                l["code"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let create = kinds
+        .iter()
+        .position(|(k, _, _)| k == "CREATE SERVICE")
+        .expect("CREATE SERVICE was sent");
+    assert!(!kinds[create].1, "{:?}", kinds[create]);
+    assert_eq!(kinds[create].2, "003001");
+    assert!(
+        kinds[..create]
+            .iter()
+            .any(|(k, executed, _)| k == "GRANT PRIVILEGES" && *executed),
+        "{kinds:?}"
+    );
+    let after = &kinds[create + 1..];
+    assert_eq!(
+        after.len(),
+        1,
+        "only the finally step after the failure: {after:?}"
+    );
+    assert_eq!(after[0].0, "REVOKE PRIVILEGES");
+    assert!(after[0].1, "the revoke changed the account");
+
+    bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+    assert_eq!(runtime_grants(&emu).await, seed_list(&bp));
+    let again = bootstrap_admin_runtime(&emu.admin, &bp, false)
+        .await
+        .unwrap();
+    assert!(again.plan.is_empty(), "{}", again.plan);
+}
+
+/// Hand-made drift: an extra privilege and a missing one on the runtime role, a leftover
+/// transient grant, an extra role on the runtime user, and the stored secret dropped. The plan
+/// names each; the apply repairs them (rotating the PAT with no grace, since its secret is gone).
+#[tokio::test]
+async fn admin_runtime_repairs_hand_made_drift() {
+    let emu = emulator().await;
+    let bp = admin_runtime(|_| {});
+    bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+    for s in [
+        "GRANT CREATE NETWORK RULE ON SCHEMA SNOWCLAW_DB.SNOWCLAW_SCHEMA TO ROLE SNOWCLAW_RUNTIME_ROLE",
+        "REVOKE WRITE ON STAGE SNOWCLAW_DB.SNOWCLAW_SCHEMA.SNOWCLAW_STATE_STAGE FROM ROLE SNOWCLAW_RUNTIME_ROLE",
+        "GRANT CREATE SERVICE ON SCHEMA SNOWCLAW_DB.SNOWCLAW_SCHEMA TO ROLE SNOWCLAW_RUNTIME_ROLE",
+        "GRANT ROLE SNOWCLAW_ADMIN_ROLE TO USER SNOWCLAW_RUNTIME_USER",
+    ] {
+        emu.sql(s).await;
+    }
+    emu.sql_as(
+        "SNOWCLAW_ADMIN_ROLE",
+        "DROP SECRET SNOWCLAW_DB.SNOWCLAW_SCHEMA.SNOWCLAW_SF_TOKEN",
+    )
+    .await;
+    let plan = bootstrap_admin_runtime(&emu.admin, &bp, false)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    for expected in [
+        "REVOKE CREATE NETWORK RULE ON SCHEMA SNOWCLAW_DB.SNOWCLAW_SCHEMA FROM ROLE SNOWCLAW_RUNTIME_ROLE",
+        "GRANT WRITE ON STAGE SNOWCLAW_DB.SNOWCLAW_SCHEMA.SNOWCLAW_STATE_STAGE TO ROLE SNOWCLAW_RUNTIME_ROLE",
+        "REVOKE CREATE SERVICE ON SCHEMA SNOWCLAW_DB.SNOWCLAW_SCHEMA FROM ROLE SNOWCLAW_RUNTIME_ROLE",
+        "REVOKE ROLE SNOWCLAW_ADMIN_ROLE FROM USER SNOWCLAW_RUNTIME_USER",
+        "ROTATE PROGRAMMATIC ACCESS TOKEN SNOWCLAW_RUNTIME_PAT EXPIRE_ROTATED_TOKEN_AFTER_HOURS = 0",
+        "CREATE SECRET SNOWCLAW_DB.SNOWCLAW_SCHEMA.SNOWCLAW_SF_TOKEN",
+        "GRANT READ ON SECRET SNOWCLAW_DB.SNOWCLAW_SCHEMA.SNOWCLAW_SF_TOKEN TO ROLE SNOWCLAW_RUNTIME_ROLE",
+    ] {
+        assert!(text.contains(expected), "missing {expected}:\n{text}");
+    }
+    bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+    assert_eq!(runtime_grants(&emu).await, seed_list(&bp));
+    let again = bootstrap_admin_runtime(&emu.admin, &bp, false)
+        .await
+        .unwrap();
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    // A secret overwritten by hand no longer carries the live PAT's mark: rotate and store.
+    emu.sql_as(
+        "SNOWCLAW_ADMIN_ROLE",
+        "ALTER SECRET SNOWCLAW_DB.SNOWCLAW_SCHEMA.SNOWCLAW_SF_TOKEN SET SECRET_STRING = 'stale' COMMENT = 'by hand'",
+    )
+    .await;
+    let plan = bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    assert!(text.contains("ROTATE PROGRAMMATIC ACCESS TOKEN"), "{text}");
+    assert!(
+        text.contains(
+            "ALTER SECRET SNOWCLAW_DB.SNOWCLAW_SCHEMA.SNOWCLAW_SF_TOKEN SET SECRET_STRING = '***'"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("'stale'"), "{text}");
+    assert!(
+        !text.contains("GRANT READ ON SECRET"),
+        "ALTER SECRET keeps the grant:\n{text}"
+    );
+    let again = bootstrap_admin_runtime(&emu.admin, &bp, false)
+        .await
+        .unwrap();
+    assert!(again.plan.is_empty(), "{}", again.plan);
+}
+
+/// `existing_roles = true` (seed 002 steps 1-2 done by an administrator): the preflight names
+/// every missing piece with only reads sent; once the seed's SQL has run, no role is created.
+#[tokio::test]
+async fn admin_runtime_with_existing_roles_names_what_is_missing_and_creates_no_role() {
+    let emu = emulator().await;
+    let bp = admin_runtime(|c| c.existing_roles = true);
+    for s in [
+        "CREATE ROLE SNOWCLAW_RUNTIME_ROLE",
+        "CREATE ROLE SNOWCLAW_ADMIN_ROLE",
+        "GRANT ROLE SNOWCLAW_ADMIN_ROLE TO USER ADMIN",
+        "GRANT CREATE DATABASE ON ACCOUNT TO ROLE SNOWCLAW_ADMIN_ROLE",
+        "GRANT MANAGE GRANTS ON ACCOUNT TO ROLE SNOWCLAW_ADMIN_ROLE",
+        "GRANT CREATE COMPUTE POOL ON ACCOUNT TO ROLE SNOWCLAW_ADMIN_ROLE",
+    ] {
+        emu.sql(s).await;
+    }
+    let mark = emu.mark().await;
+    let err = bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .expect_err("preflight refuses");
+    let message = err.to_string();
+    for missing in [
+        "GRANT ROLE SNOWCLAW_RUNTIME_ROLE TO ROLE SNOWCLAW_ADMIN_ROLE",
+        "GRANT CREATE INTEGRATION ON ACCOUNT",
+        "GRANT BIND SERVICE ENDPOINT ON ACCOUNT",
+    ] {
+        assert!(message.contains(missing), "{missing}: {message}");
+    }
+    assert!(!message.contains("CREATE DATABASE ON"), "{message}");
+    assert_only_reads(&emu.log(mark).await);
+    for s in [
+        "GRANT ROLE SNOWCLAW_RUNTIME_ROLE TO ROLE SNOWCLAW_ADMIN_ROLE",
+        "GRANT CREATE INTEGRATION ON ACCOUNT TO ROLE SNOWCLAW_ADMIN_ROLE",
+        "GRANT BIND SERVICE ENDPOINT ON ACCOUNT TO ROLE SNOWCLAW_ADMIN_ROLE",
+    ] {
+        emu.sql(s).await;
+    }
+    let outcome = bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+    let text = outcome.plan.to_string();
+    assert!(!text.contains("CREATE ROLE"), "{text}");
+    assert!(!text.contains("-- as ACCOUNTADMIN"), "{text}");
+    assert_eq!(runtime_grants(&emu).await, seed_list(&bp));
+    let db = emu.sql("SHOW DATABASES LIKE 'SNOWCLAW_DB'").await;
+    assert_eq!(
+        db.first().unwrap().get::<String>("owner").unwrap(),
+        "SNOWCLAW_ADMIN_ROLE"
+    );
+}
+
+#[test]
+fn admin_runtime_sink_must_be_a_snowflake_secret_next_to_the_service() {
+    for bad in [
+        "file:/tmp/x",
+        "stdout",
+        "snowflake-secret:OTHER.S.N",
+        "snowflake-secret:x",
+    ] {
+        assert!(
+            matches!(
+                AdminRuntime::new(AdminRuntimeConfig::default(), Some(bad)),
+                Err(BlueprintError::Config(_))
+            ),
+            "{bad}"
+        );
+    }
+    let ok = AdminRuntime::new(
+        AdminRuntimeConfig::default(),
+        Some("snowflake-secret:SNOWCLAW_DB.SNOWCLAW_SCHEMA.MY_TOKEN"),
+    )
+    .unwrap();
+    assert_eq!(ok.names.secret[2], "MY_TOKEN");
+    assert!(ok
+        .specification()
+        .contains("SNOWCLAW_DB.SNOWCLAW_SCHEMA.MY_TOKEN"));
 }

@@ -48,7 +48,6 @@ pub(crate) fn names(rs: &ResultSet) -> Vec<String> {
 }
 
 /// (privilege, granted_on, name) of SHOW GRANTS rows.
-#[allow(dead_code)] // used by admin-runtime
 pub(crate) fn grants(rs: &ResultSet) -> Vec<(String, String, String)> {
     (0..rs.len())
         .map(|i| {
@@ -61,21 +60,6 @@ pub(crate) fn grants(rs: &ResultSet) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Whether `grants` holds `privilege` on `granted_on` `name` (empty `name`: any, e.g. ACCOUNT).
-#[allow(dead_code)] // used by admin-runtime
-pub(crate) fn has_grant(
-    grants: &[(String, String, String)],
-    privilege: &str,
-    granted_on: &str,
-    name: &str,
-) -> bool {
-    grants.iter().any(|(p, on, n)| {
-        p.eq_ignore_ascii_case(privilege)
-            && on.eq_ignore_ascii_case(granted_on)
-            && (name.is_empty() || n.eq_ignore_ascii_case(name))
-    })
-}
-
 /// One read as `role` (`None`: the connection's role).
 pub(crate) async fn read(
     client: &Client,
@@ -86,7 +70,6 @@ pub(crate) async fn read(
 }
 
 /// `SHOW GRANTS TO ROLE r` as (privilege, granted_on, name).
-#[allow(dead_code)] // used by admin-runtime
 pub(crate) async fn grants_to_role(
     client: &Client,
     as_role: Option<&str>,

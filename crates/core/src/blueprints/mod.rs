@@ -6,6 +6,7 @@
 //! * [`admin_runtime`]: seed 002.
 //! * [`token_exchange`]: seed 003.
 
+pub mod admin_runtime;
 pub mod cli_single_role;
 pub(crate) mod common;
 pub mod multi_tenant;
@@ -229,6 +230,7 @@ pub fn generate_key() -> Result<(SecretString, String), BlueprintError> {
 }
 
 /// What `bootstrap` did.
+#[derive(Debug)]
 pub struct Outcome {
     /// The changes (empty: "no changes").
     pub plan: Plan,
