@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use snowpat_core::blueprints::admin_runtime::{bootstrap_admin_runtime, AdminRuntime};
 use snowpat_core::blueprints::cli_single_role::{bootstrap_cli_single_role, CliSingleRole};
 use snowpat_core::blueprints::multi_tenant::{MultiTenant, Options};
+use snowpat_core::blueprints::token_exchange::{bootstrap_token_exchange, TokenExchange};
 use snowpat_core::blueprints::{bootstrap_multi_tenant, AuthMethod, FileSink, Outcome};
 
 use crate::context::{Context, GlobalArgs, OutputFormat};
@@ -88,9 +89,22 @@ pub(crate) fn run(
             }
             Ok(ExitCode::SUCCESS)
         }
-        other if KNOWN.contains(&other) => Err(CliError::Usage(format!(
-            "blueprint {other:?} is not available in this release"
-        ))),
+        "token-exchange" => {
+            if args.sink.is_some() || args.seed_compat {
+                return Err(CliError::Usage(
+                    "token-exchange mints nothing: --sink and --seed-compat do not apply".into(),
+                ));
+            }
+            let ctx = Context::build(global)?;
+            let blueprint = TokenExchange::new(ctx.config.token_exchange())?;
+            let outcome = runtime.block_on(bootstrap_token_exchange(
+                &ctx.client,
+                &blueprint,
+                args.apply,
+            ))?;
+            print_outcome(&ctx, &outcome, args.apply);
+            Ok(ExitCode::SUCCESS)
+        }
         other => Err(CliError::Usage(format!(
             "unknown blueprint {other:?}; known: {}",
             KNOWN.join(", ")

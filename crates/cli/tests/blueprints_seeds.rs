@@ -184,3 +184,40 @@ fn admin_runtime_plan_apply_and_a_second_apply_that_only_reads() {
     );
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
 }
+
+#[test]
+fn token_exchange_plan_apply_and_a_second_apply_that_only_reads() {
+    let emu = Emulator::start();
+    let work = private_dir();
+    let before = emu.last_seq();
+    // No issuer and no key: refused before anything is sent.
+    let bad = emu.snowpat(work.path(), &["bootstrap", "token-exchange", "--plan"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("issuer"), "{}", stderr(&bad));
+    assert!(emu.log(before).is_empty());
+    std::fs::write(
+        work.path().join("snowpat.toml"),
+        "[blueprint.token-exchange]\nissuer = \"https://idp.example\"\n\
+         jwks_url = \"https://idp.example/jwks.json\"\nroles = [\"ANALYST_ROLE\"]\n\
+         any_role_mode = \"ENABLE\"\n",
+    )
+    .unwrap();
+    let plan = emu.snowpat(work.path(), &["bootstrap", "token-exchange", "--plan"]);
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    assert!(
+        text.contains("EXTERNAL_OAUTH_JWS_KEYS_URL = 'https://idp.example/jwks.json'"),
+        "{text}"
+    );
+    assert!(
+        text.contains("EXTERNAL_OAUTH_ANY_ROLE_MODE = ENABLE"),
+        "{text}"
+    );
+    let apply = emu.snowpat(work.path(), &["bootstrap", "token-exchange", "--apply"]);
+    assert!(apply.status.success(), "{}", stderr(&apply));
+    let mark = emu.last_seq();
+    let again = emu.snowpat(work.path(), &["bootstrap", "token-exchange", "--apply"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
+    assert_only_reads(&emu.log(mark));
+}

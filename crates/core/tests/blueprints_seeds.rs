@@ -14,8 +14,9 @@ use snowpat_core::blueprints::admin_runtime::{
 use snowpat_core::blueprints::cli_single_role::{
     bootstrap_cli_single_role, CliSingleRole, CliUsers,
 };
+use snowpat_core::blueprints::token_exchange::{bootstrap_token_exchange, TokenExchange};
 use snowpat_core::blueprints::{AuthMethod, BlueprintError};
-use snowpat_core::config::{AdminRuntimeConfig, CliSingleRoleConfig};
+use snowpat_core::config::{AdminRuntimeConfig, CliSingleRoleConfig, TokenExchangeConfig};
 use snowpat_core::sinks::Sink;
 use snowpat_emulator::server::{self, Running};
 
@@ -729,4 +730,253 @@ fn admin_runtime_sink_must_be_a_snowflake_secret_next_to_the_service() {
     assert!(ok
         .specification()
         .contains("SNOWCLAW_DB.SNOWCLAW_SCHEMA.MY_TOKEN"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// token-exchange (seed 003)
+
+/// A test identity provider: an RSA key and RS256 JWTs (`protocols.md` §5.3).
+struct Idp {
+    key: rsa::RsaPrivateKey,
+    public_b64: String,
+}
+
+impl Idp {
+    fn new() -> Self {
+        use base64::Engine as _;
+        use rsa::pkcs8::EncodePublicKey as _;
+        let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
+        let der = key.to_public_key().to_public_key_der().unwrap();
+        Self {
+            public_b64: base64::engine::general_purpose::STANDARD.encode(der.as_bytes()),
+            key,
+        }
+    }
+
+    fn jwt(&self, name: &str, role: &str) -> SecretString {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use base64::Engine as _;
+        use rsa::signature::{SignatureEncoding as _, Signer as _};
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header = json!({"alg": "RS256", "typ": "JWT"});
+        let claims = json!({
+            "iss": "https://idp.example",
+            "aud": "snowpat-test",
+            "iat": now,
+            "exp": now + 600,
+            "scp": [format!("session:role:{role}")],
+            "name": name,
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(self.key.clone())
+            .sign(input.as_bytes())
+            .to_vec();
+        SecretString::from(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+}
+
+fn token_exchange(idp: &Idp, tweak: impl FnOnce(&mut TokenExchangeConfig)) -> TokenExchange {
+    let mut config = TokenExchangeConfig {
+        issuer: "https://idp.example".into(),
+        rsa_public_key: Some(idp.public_b64.clone()),
+        audience: vec!["snowpat-test".into()],
+        roles: vec!["ANALYST_ROLE".into()],
+        grant_to_users: vec!["KEVIN".into()],
+        ..TokenExchangeConfig::default()
+    };
+    tweak(&mut config);
+    TokenExchange::new(config).unwrap()
+}
+
+/// Seed 003 end to end on the account side: after the apply, an IdP JWT opens a session as the
+/// user its `name` claim maps to, under the allowed role, and that session mints the seed's
+/// role-restricted PAT; a role outside the allowed list is refused; a second apply only reads.
+#[tokio::test]
+async fn token_exchange_integration_lets_idp_jwts_open_sessions_and_mint_restricted_pats() {
+    let emu = emulator().await;
+    let idp = Idp::new();
+    emu.sql("CREATE USER KEVIN LOGIN_NAME = 'kevin@example.com' TYPE = PERSON")
+        .await;
+    emu.sql("CREATE ROLE OTHER_ROLE").await;
+    emu.sql("GRANT ROLE OTHER_ROLE TO USER KEVIN").await;
+    let bp = token_exchange(&idp, |_| {});
+    let plan = bootstrap_token_exchange(&emu.admin, &bp, false)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    assert_eq!(plan.changes().count(), 3, "{text}");
+    for expected in [
+        "CREATE ROLE IF NOT EXISTS ANALYST_ROLE",
+        "GRANT ROLE ANALYST_ROLE TO USER KEVIN",
+        "CREATE SECURITY INTEGRATION IF NOT EXISTS SNOWPAT_EXTERNAL_OAUTH TYPE = EXTERNAL_OAUTH ENABLED = TRUE EXTERNAL_OAUTH_TYPE = CUSTOM EXTERNAL_OAUTH_ISSUER = 'https://idp.example'",
+        "EXTERNAL_OAUTH_TOKEN_USER_MAPPING_CLAIM = 'name'",
+        "EXTERNAL_OAUTH_ALLOWED_ROLES_LIST = ('ANALYST_ROLE')",
+        "EXTERNAL_OAUTH_ANY_ROLE_MODE = DISABLE",
+        "EXTERNAL_OAUTH_AUDIENCE_LIST = ('snowpat-test')",
+    ] {
+        assert!(text.contains(expected), "{expected}:\n{text}");
+    }
+    bootstrap_token_exchange(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+
+    let session = emu.admin.with_credential(Credential::oauth(
+        idp.jwt("kevin@example.com", "ANALYST_ROLE"),
+    ));
+    let rs = session
+        .execute(&Statement::new(
+            "SELECT CURRENT_USER() AS U, CURRENT_ROLE() AS R",
+        ))
+        .await
+        .unwrap();
+    let row = rs.first().unwrap();
+    assert_eq!(row.get::<String>("U").unwrap(), "KEVIN");
+    assert_eq!(row.get::<String>("R").unwrap(), "ANALYST_ROLE");
+    let minted = session
+        .execute(&Statement::new(
+            "ALTER USER ADD PAT MCP_PAT ROLE_RESTRICTION = 'ANALYST_ROLE' DAYS_TO_EXPIRY = 1",
+        ))
+        .await
+        .unwrap();
+    let pat = minted.first().unwrap().secret("token_secret").unwrap();
+    assert_eq!(emu.role_of(&pat).await, Ok("ANALYST_ROLE".into()));
+    // OTHER_ROLE is granted to KEVIN but not in the allowed list.
+    let other = emu
+        .admin
+        .with_credential(Credential::oauth(
+            idp.jwt("kevin@example.com", "OTHER_ROLE"),
+        ))
+        .execute(&Statement::new("SELECT CURRENT_ROLE()"))
+        .await
+        .expect_err("a role outside EXTERNAL_OAUTH_ALLOWED_ROLES_LIST");
+    assert_eq!(other.api().map(|a| a.status), Some(401), "{other}");
+
+    let mark = emu.mark().await;
+    let again = bootstrap_token_exchange(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+    assert!(again.plan.is_empty(), "{}", again.plan);
+    assert_only_reads(&emu.log(mark).await);
+}
+
+/// Drift: a disabled integration and a revoked role grant are repaired; a changed setting
+/// (any-role mode, as the seed's toolkit had it) re-sets the integration's properties.
+#[tokio::test]
+async fn token_exchange_repairs_drift_and_follows_configuration_changes() {
+    let emu = emulator().await;
+    let idp = Idp::new();
+    emu.sql("CREATE USER KEVIN LOGIN_NAME = 'kevin@example.com' TYPE = PERSON")
+        .await;
+    let bp = token_exchange(&idp, |_| {});
+    bootstrap_token_exchange(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+    emu.sql("ALTER SECURITY INTEGRATION SNOWPAT_EXTERNAL_OAUTH SET ENABLED = FALSE")
+        .await;
+    emu.sql("REVOKE ROLE ANALYST_ROLE FROM USER KEVIN").await;
+    let plan = bootstrap_token_exchange(&emu.admin, &bp, false)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    assert_eq!(plan.changes().count(), 2, "{text}");
+    assert!(
+        text.contains("ALTER INTEGRATION SNOWPAT_EXTERNAL_OAUTH SET ENABLED = TRUE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GRANT ROLE ANALYST_ROLE TO USER KEVIN"),
+        "{text}"
+    );
+    bootstrap_token_exchange(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+    assert!(bootstrap_token_exchange(&emu.admin, &bp, false)
+        .await
+        .unwrap()
+        .plan
+        .is_empty());
+
+    let enable = token_exchange(&idp, |c| c.any_role_mode = "ENABLE".into());
+    let plan = bootstrap_token_exchange(&emu.admin, &enable, true)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    assert!(
+        text.contains("EXTERNAL_OAUTH_ANY_ROLE_MODE = ENABLE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("COMMENT = 'snowpat token-exchange sha256:"),
+        "{text}"
+    );
+    assert!(bootstrap_token_exchange(&emu.admin, &enable, false)
+        .await
+        .unwrap()
+        .plan
+        .is_empty());
+}
+
+#[test]
+fn token_exchange_settings_are_checked() {
+    let idp = Idp::new();
+    for tweak in [
+        (|c: &mut TokenExchangeConfig| c.jwks_url = Some("https://idp.example/jwks".into()))
+            as fn(&mut TokenExchangeConfig),
+        |c| c.rsa_public_key = None,
+        |c| c.rsa_public_key = Some("bm90IGEga2V5".into()),
+        |c| c.roles = vec!["ACCOUNTADMIN".into()],
+        |c| c.roles = vec![],
+        |c| c.any_role_mode = "ALWAYS".into(),
+        |c| c.issuer = "idp".into(),
+        |c| c.oauth_type = "GITHUB".into(),
+    ] {
+        let mut config = TokenExchangeConfig {
+            issuer: "https://idp.example".into(),
+            rsa_public_key: Some(idp.public_b64.clone()),
+            ..TokenExchangeConfig::default()
+        };
+        tweak(&mut config);
+        assert!(matches!(
+            TokenExchange::new(config),
+            Err(BlueprintError::Config(_))
+        ));
+    }
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        idp.public_b64
+    );
+    let jwks = TokenExchange::new(TokenExchangeConfig {
+        issuer: "https://idp.example".into(),
+        jwks_url: Some("https://idp.example/jwks.json".into()),
+        ..TokenExchangeConfig::default()
+    })
+    .unwrap();
+    assert!(jwks
+        .properties
+        .iter()
+        .any(|p| p.name.as_str() == "EXTERNAL_OAUTH_JWS_KEYS_URL"));
+    let from_pem = TokenExchange::new(TokenExchangeConfig {
+        issuer: "https://idp.example".into(),
+        rsa_public_key: Some(pem),
+        ..TokenExchangeConfig::default()
+    })
+    .unwrap();
+    assert_eq!(
+        from_pem.fingerprint(),
+        token_exchange(&idp, |c| {
+            c.audience.clear();
+            c.grant_to_users.clear();
+        })
+        .fingerprint()
+    );
 }

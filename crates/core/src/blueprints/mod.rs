@@ -10,6 +10,7 @@ pub mod admin_runtime;
 pub mod cli_single_role;
 pub(crate) mod common;
 pub mod multi_tenant;
+pub mod token_exchange;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
