@@ -13,7 +13,11 @@ use crate::context::{Context, GlobalArgs, OutputFormat};
 use crate::CliError;
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("mode").required(true).args(["plan", "apply"])))]
+#[command(group(
+    clap::ArgGroup::new("mode")
+        .required(true)
+        .args(["plan", "apply", "rotate_automation_key"])
+))]
 pub(crate) struct BootstrapArgs {
     /// multi-tenant (seed 000), cli-single-role (seed 001), admin-runtime (seed 002),
     /// token-exchange (seed 003).
@@ -30,6 +34,10 @@ pub(crate) struct BootstrapArgs {
     /// Reproduce seed 000 exactly: GRANT OWNERSHIP of the deployment policy to the automation role.
     #[arg(long)]
     pub seed_compat: bool,
+    /// multi-tenant: a new automation key pair (set RSA_PUBLIC_KEY_2 or _1, deliver the private
+    /// key to --sink, verify it, then unset the old key). Safe to rerun after a crash.
+    #[arg(long)]
+    pub rotate_automation_key: bool,
 }
 
 /// The blueprints `bootstrap` knows (`interfaces.md`).
@@ -46,7 +54,13 @@ pub(crate) fn run(
     global: &GlobalArgs,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<ExitCode, CliError> {
+    if args.rotate_automation_key && args.blueprint != "multi-tenant" {
+        return Err(CliError::Usage(
+            "--rotate-automation-key applies to multi-tenant only".into(),
+        ));
+    }
     match args.blueprint.as_str() {
+        "multi-tenant" if args.rotate_automation_key => rotate_key(args, global, runtime),
         "multi-tenant" => run_multi_tenant(args, global, runtime),
         "cli-single-role" => {
             if args.sink.is_some() || args.seed_compat {
@@ -115,6 +129,9 @@ pub(crate) fn run(
 /// The plan (or "no changes") on stdout: text, or one JSON object per change and a summary.
 /// Returns true when the text form was printed.
 fn print_outcome(ctx: &Context, outcome: &Outcome, apply: bool) -> bool {
+    for warning in &outcome.warnings {
+        let _ = writeln!(std::io::stderr().lock(), "warning: {warning}");
+    }
     let mut out = std::io::stdout().lock();
     let changes = outcome.plan.changes().count();
     if ctx.output == OutputFormat::Json {
@@ -147,6 +164,56 @@ fn print_outcome(ctx: &Context, outcome: &Outcome, apply: bool) -> bool {
         }
     }
     true
+}
+
+fn rotate_key(
+    args: BootstrapArgs,
+    global: &GlobalArgs,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<ExitCode, CliError> {
+    let sink = args
+        .sink
+        .as_deref()
+        .map(FileSink::parse)
+        .transpose()?
+        .ok_or_else(|| {
+            CliError::Usage(
+                "--rotate-automation-key needs --sink file:PATH (where the automation key lives)"
+                    .into(),
+            )
+        })?;
+    let ctx = Context::build(global)?;
+    let blueprint = MultiTenant::new(
+        ctx.config.multi_tenant(),
+        Options {
+            seed_compat: args.seed_compat,
+        },
+    )?;
+    let done = runtime.block_on(blueprint.rotate_automation_key(&ctx.client, &sink))?;
+    let mut out = std::io::stdout().lock();
+    if ctx.output == OutputFormat::Json {
+        let line = serde_json::json!({
+            "action": done.action,
+            "slot": done.slot,
+            "fingerprint": done.fingerprint,
+            "unset": done.unset,
+            "sink": sink.0.display().to_string(),
+        });
+        let _ = writeln!(out, "{line}");
+    } else {
+        let _ = writeln!(
+            out,
+            "automation key {}: {} now holds {} (private key in {}, verified by a key-pair session){}",
+            done.action,
+            done.slot,
+            done.fingerprint,
+            sink.0.display(),
+            done.unset
+                .map(|s| format!("; {s} unset"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_multi_tenant(

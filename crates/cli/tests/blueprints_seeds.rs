@@ -221,3 +221,78 @@ fn token_exchange_plan_apply_and_a_second_apply_that_only_reads() {
     assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
     assert_only_reads(&emu.log(mark));
 }
+
+#[test]
+fn a_lost_automation_key_is_reported_and_rotate_automation_key_repairs_it() {
+    let emu = Emulator::start();
+    let work = private_dir();
+    std::fs::write(
+        work.path().join("snowpat.toml"),
+        "[blueprint.multi-tenant]\nallowed_cidrs = [\"127.0.0.1/32\"]\n",
+    )
+    .unwrap();
+    let key = work.path().join("automation.p8");
+    let sink = format!("file:{}", key.display());
+    let boot = emu.snowpat(
+        work.path(),
+        &["bootstrap", "multi-tenant", "--apply", "--sink", &sink],
+    );
+    assert!(boot.status.success(), "{}", stderr(&boot));
+    let before = emu.last_seq();
+    for args in [
+        vec!["bootstrap", "multi-tenant", "--rotate-automation-key"],
+        vec![
+            "bootstrap",
+            "admin-runtime",
+            "--rotate-automation-key",
+            "--sink",
+            &sink,
+        ],
+        vec![
+            "bootstrap",
+            "multi-tenant",
+            "--rotate-automation-key",
+            "--plan",
+        ],
+    ] {
+        let out = emu.snowpat(work.path(), &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+    assert!(emu.log(before).is_empty());
+
+    std::fs::remove_file(&key).unwrap();
+    let plan = emu.snowpat(
+        work.path(),
+        &["bootstrap", "multi-tenant", "--plan", "--sink", &sink],
+    );
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    assert!(stdout(&plan).contains("no changes"), "{}", stdout(&plan));
+    let warning = stderr(&plan);
+    assert!(
+        warning.contains("warning:") && warning.contains("--rotate-automation-key"),
+        "{warning}"
+    );
+    let rotate = emu.snowpat(
+        work.path(),
+        &[
+            "bootstrap",
+            "multi-tenant",
+            "--rotate-automation-key",
+            "--sink",
+            &sink,
+        ],
+    );
+    assert!(rotate.status.success(), "{}", stderr(&rotate));
+    assert!(
+        stdout(&rotate).contains("automation key rotated: RSA_PUBLIC_KEY_2"),
+        "{}",
+        stdout(&rotate)
+    );
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let plan = emu.snowpat(
+        work.path(),
+        &["bootstrap", "multi-tenant", "--plan", "--sink", &sink],
+    );
+    assert!(!stderr(&plan).contains("warning:"), "{}", stderr(&plan));
+}

@@ -1052,6 +1052,7 @@ pub async fn bootstrap_admin_runtime(
         plan,
         applied: apply_it,
         delivered: None,
+        warnings: Vec::new(),
     })
 }
 

@@ -547,6 +547,7 @@ pub async fn bootstrap_cli_single_role(
         plan,
         applied: apply,
         delivered: None,
+        warnings: Vec::new(),
     })
 }
 

@@ -239,6 +239,12 @@ pub struct Outcome {
     pub applied: bool,
     /// Where the minted credential went, if one was minted.
     pub delivered: Option<PathBuf>,
+    /// Things the operator must know that do not stop the command (printed as `warning:`).
+    pub warnings: Vec<String>,
+}
+
+fn needs_key_check(blueprint: &multi_tenant::MultiTenant) -> bool {
+    blueprint.auth == crate::config::AutomationAuth::KeyPair
 }
 
 /// `bootstrap multi-tenant`: preflight, read, plan; with `apply`, deliver any key first, send the
@@ -252,6 +258,20 @@ pub async fn bootstrap_multi_tenant(
     blueprint.preflight(client).await?;
     let observed = blueprint.observe(client).await?;
     blueprint.check_existing_roles(&observed)?;
+    let warnings = match (needs_key_check(blueprint), sink) {
+        (true, Some(sink)) => match multi_tenant::key_status(&observed, sink) {
+            multi_tenant::KeyStatus::Lost { fingerprints } => vec![format!(
+                "the automation key in Snowflake ({}) has no private key in {}: the key file is \
+                 lost or replaced. Run `snowpat bootstrap multi-tenant --rotate-automation-key \
+                 --sink file:{}` to set a new key pair",
+                fingerprints.join(", "),
+                sink.0.display(),
+                sink.0.display()
+            )],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
     let needs_key = blueprint.auth == crate::config::AutomationAuth::KeyPair;
     // Plan first without a key to learn whether one is needed.
     let probe = blueprint.plan(&observed, None);
@@ -264,6 +284,7 @@ pub async fn bootstrap_multi_tenant(
             plan: probe,
             applied: apply,
             delivered: None,
+            warnings,
         });
     }
     let sink = sink.ok_or_else(|| {
@@ -302,5 +323,6 @@ pub async fn bootstrap_multi_tenant(
         plan,
         applied: true,
         delivered: Some(sink.0.clone()),
+        warnings,
     })
 }

@@ -962,7 +962,8 @@ impl MultiTenant {
         }
         match self.auth {
             AutomationAuth::KeyPair => {
-                if prop("RSA_PUBLIC_KEY_FP").is_empty() || prop("RSA_PUBLIC_KEY_FP") == "null" {
+                // Either slot counts: after --rotate-automation-key the key may live in _2.
+                if key_fingerprints(o).is_empty() {
                     steps.push(Step::change(
                         ACCOUNTADMIN,
                         "automation identity: a generated RSA key (private key to --sink)",
@@ -1038,4 +1039,249 @@ impl MultiTenant {
 /// A TOML basic string.
 fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
+}
+
+/// The fingerprints of the automation user's keys: (`RSA_PUBLIC_KEY` or `RSA_PUBLIC_KEY_2`, fp).
+pub fn key_fingerprints(o: &Observed) -> Vec<(&'static str, String)> {
+    [
+        ("RSA_PUBLIC_KEY", "RSA_PUBLIC_KEY_FP"),
+        ("RSA_PUBLIC_KEY_2", "RSA_PUBLIC_KEY_2_FP"),
+    ]
+    .into_iter()
+    .filter_map(|(slot, fp)| {
+        let value = o
+            .user_props
+            .iter()
+            .find(|(p, _)| p == fp)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        (!value.is_empty() && value != "null").then_some((slot, value))
+    })
+    .collect()
+}
+
+/// Whether the private key in a sink belongs to a key Snowflake has for the automation user.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum KeyStatus {
+    /// Snowflake has no key for the automation user (the next apply sets one).
+    NoKey,
+    /// The sink's private key matches this slot.
+    Held(&'static str),
+    /// Snowflake has these key fingerprints, and the sink has no private key for any of them.
+    Lost { fingerprints: Vec<String> },
+}
+
+/// `SHA256:...` of the private key in `path` (as DESCRIBE USER prints it), if it is a readable key.
+pub fn sink_fingerprint(path: &std::path::Path) -> Option<String> {
+    snowpat_client::KeyPair::from_file("ACCOUNT", "USER", path)
+        .ok()
+        .map(|k| k.fingerprint().to_string())
+}
+
+/// Compares the automation user's keys with the private key in `sink`.
+pub fn key_status(o: &Observed, sink: &super::FileSink) -> KeyStatus {
+    let keys = key_fingerprints(o);
+    if !o.user || keys.is_empty() {
+        return KeyStatus::NoKey;
+    }
+    let held = sink_fingerprint(&sink.0);
+    match keys.iter().find(|(_, fp)| Some(fp) == held.as_ref()) {
+        Some((slot, _)) => KeyStatus::Held(slot),
+        None => KeyStatus::Lost {
+            fingerprints: keys.into_iter().map(|(_, fp)| fp).collect(),
+        },
+    }
+}
+
+/// What `--rotate-automation-key` did.
+#[derive(Debug)]
+pub struct KeyRotation {
+    /// `rotated` (or `rotated after finishing an interrupted rotation`).
+    pub action: &'static str,
+    /// The slot that now holds the key whose private half is in the sink.
+    pub slot: &'static str,
+    pub fingerprint: String,
+    /// The slot unset at the end, if one was set.
+    pub unset: Option<&'static str>,
+}
+
+impl MultiTenant {
+    async fn current_account(&self, client: &Client) -> Result<String, BlueprintError> {
+        let rs = execute(
+            client,
+            &Step::read(
+                None,
+                Statement::Select(Select {
+                    items: vec![SelectItem {
+                        expr: Expr::Function {
+                            name: "CURRENT_ACCOUNT".into(),
+                            args: vec![],
+                        },
+                        alias: Some(ident("A")),
+                    }],
+                    from: None,
+                    filter: vec![],
+                }),
+            ),
+        )
+        .await?;
+        Ok(col(&rs, 0, "A"))
+    }
+
+    /// Opens a key-pair session as the automation user with `pem`; an error unless it works.
+    async fn verify_key(
+        &self,
+        client: &Client,
+        account: &str,
+        pem: &SecretString,
+    ) -> Result<(), BlueprintError> {
+        let key = snowpat_client::KeyPair::from_pem(account, &self.config.automation_user, pem)
+            .map_err(|e| BlueprintError::Key(e.to_string()))?;
+        let session = client.with_credential(snowpat_client::Credential::KeyPair(key));
+        let who = execute(
+            &session,
+            &Step::read(
+                Some(&self.config.automation_role),
+                Statement::Select(Select {
+                    items: vec![SelectItem {
+                        expr: Expr::Function {
+                            name: "CURRENT_USER".into(),
+                            args: vec![],
+                        },
+                        alias: Some(ident("U")),
+                    }],
+                    from: None,
+                    filter: vec![],
+                }),
+            ),
+        )
+        .await?;
+        if col(&who, 0, "U") == self.config.automation_user {
+            Ok(())
+        } else {
+            Err(BlueprintError::Key(format!(
+                "the new key opened a session as {:?}, not {}",
+                col(&who, 0, "U"),
+                self.config.automation_user
+            )))
+        }
+    }
+
+    async fn unset_key(&self, client: &Client, slot: &str) -> Result<(), BlueprintError> {
+        execute(
+            client,
+            &Step::change(
+                ACCOUNTADMIN,
+                "retire the old automation key",
+                Statement::AlterUser {
+                    if_exists: false,
+                    user: Some(ident(&self.config.automation_user)),
+                    action: AlterUserAction::Unset(vec![ident(slot)]),
+                },
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `bootstrap multi-tenant --rotate-automation-key`: a new key pair for the automation user,
+    /// in this order, each step safe to crash after: set the new public key in the free slot
+    /// (`RSA_PUBLIC_KEY_2` when the current key is in `RSA_PUBLIC_KEY`, and the other way round),
+    /// deliver the private key to the sink, verify that a key-pair session as the automation
+    /// user opens with it, then unset the old slot. A rerun after a crash finds the sink's key in
+    /// one slot and another key in the other (a crash after the sink write, where the other is the
+    /// old key, or before it, where the other was never delivered; they look the same): it
+    /// verifies the sink's key, unsets the other slot, and rotates from there. A lost
+    /// key file is repaired the same way, since the administrator, not the key, authorises this.
+    pub async fn rotate_automation_key(
+        &self,
+        client: &Client,
+        sink: &super::FileSink,
+    ) -> Result<KeyRotation, BlueprintError> {
+        if self.auth != AutomationAuth::KeyPair {
+            return Err(BlueprintError::Config(
+                "--rotate-automation-key needs automation_auth = \"keypair\"".into(),
+            ));
+        }
+        self.preflight(client).await?;
+        let o = self.observe(client).await?;
+        if !o.user {
+            return Err(BlueprintError::NotFound(format!(
+                "user {} does not exist: run `snowpat bootstrap multi-tenant --apply` first",
+                self.config.automation_user
+            )));
+        }
+        let keys = key_fingerprints(&o);
+        let held = sink_fingerprint(&sink.0);
+        let current = keys
+            .iter()
+            .find(|(_, fp)| Some(fp) == held.as_ref())
+            .map(|(slot, _)| *slot);
+        let other = |slot: &str| {
+            if slot == "RSA_PUBLIC_KEY" {
+                "RSA_PUBLIC_KEY_2"
+            } else {
+                "RSA_PUBLIC_KEY"
+            }
+        };
+        let user = ident(&self.config.automation_user);
+        let account = self.current_account(client).await?;
+        let mut keys = keys;
+        let mut action = "rotated";
+        if let (Some(slot), 2) = (current, keys.len()) {
+            // Both slots set and the sink holds one: either a crash after the sink write (the
+            // other slot is the old key) or before it (the other slot is an undelivered key).
+            // The two look the same; either way the other slot is not needed: verify the sink's
+            // key, unset the other, and rotate from there.
+            let pem = std::fs::read_to_string(&sink.0).map_err(|e| BlueprintError::Sink {
+                sink: sink.0.display().to_string(),
+                message: e.to_string(),
+            })?;
+            self.verify_key(client, &account, &SecretString::from(pem))
+                .await?;
+            self.unset_key(client, other(slot)).await?;
+            keys.retain(|(s, _)| *s == slot);
+            action = "rotated after finishing an interrupted rotation";
+        }
+        let target = match current {
+            Some(slot) => other(slot),
+            None if keys.iter().any(|(s, _)| *s == "RSA_PUBLIC_KEY") => "RSA_PUBLIC_KEY_2",
+            None => "RSA_PUBLIC_KEY",
+        };
+        let (private, public) = super::generate_key()?;
+        execute(
+            client,
+            &Step::change(
+                ACCOUNTADMIN,
+                "new automation key",
+                Statement::AlterUser {
+                    if_exists: false,
+                    user: Some(user.clone()),
+                    action: AlterUserAction::Set(vec![Property::new(
+                        target,
+                        Value::String(public),
+                    )]),
+                },
+            ),
+        )
+        .await?;
+        sink.write(&private)?;
+        let fingerprint = sink_fingerprint(&sink.0).unwrap_or_default();
+        let slot = target;
+        // Verify before anything old is removed.
+        self.verify_key(client, &account, &private).await?;
+        let old = other(slot);
+        let unset = if keys.iter().any(|(s, _)| *s == old) {
+            self.unset_key(client, old).await?;
+            Some(old)
+        } else {
+            None
+        };
+        Ok(KeyRotation {
+            action,
+            slot,
+            fingerprint,
+            unset,
+        })
+    }
 }

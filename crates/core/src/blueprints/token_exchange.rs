@@ -394,5 +394,6 @@ pub async fn bootstrap_token_exchange(
         plan,
         applied: apply,
         delivered: None,
+        warnings: Vec::new(),
     })
 }
