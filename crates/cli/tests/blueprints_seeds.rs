@@ -296,3 +296,66 @@ fn a_lost_automation_key_is_reported_and_rotate_automation_key_repairs_it() {
     );
     assert!(!stderr(&plan).contains("warning:"), "{}", stderr(&plan));
 }
+
+/// interfaces.md: a sink in a world-writable, group-writable or missing directory is bad input
+/// (exit 2) and nothing reaches the account, for bootstrap as for cli-user.
+#[test]
+fn bootstrap_sinks_in_unsafe_directories_exit_2_before_any_request() {
+    let emu = Emulator::start();
+    let work = private_dir();
+    let open = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let group = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(group.path(), std::fs::Permissions::from_mode(0o770)).unwrap();
+    let before = emu.last_seq();
+    for dir in [
+        open.path().to_path_buf(),
+        group.path().to_path_buf(),
+        work.path().join("missing"),
+    ] {
+        let sink = format!("file:{}/automation.p8", dir.display());
+        for mode in ["--apply", "--rotate-automation-key"] {
+            let out = emu.snowpat(
+                work.path(),
+                &["bootstrap", "multi-tenant", mode, "--sink", &sink],
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{sink} {mode}: {}",
+                stderr(&out)
+            );
+        }
+    }
+    assert!(emu.log(before).is_empty(), "{:?}", emu.log(before));
+}
+
+/// The lockout guard through the binary: a PERSON administrator authenticating with its PAT is
+/// refused with exit 2 and only reads logged.
+#[test]
+fn cli_single_role_refuses_to_lock_out_a_person_admin_on_a_pat() {
+    let emu = Emulator::start();
+    let work = private_dir();
+    emu.admin_sql("CREATE USER OPS TYPE = PERSON DEFAULT_ROLE = ACCOUNTADMIN");
+    emu.admin_sql("GRANT ROLE ACCOUNTADMIN TO USER OPS");
+    let answer = emu.admin_sql("ALTER USER OPS ADD PAT OPS_PAT DAYS_TO_EXPIRY = 1");
+    let secret = answer["data"][0][1].as_str().unwrap().to_string();
+    let token = work.path().join("ops.token");
+    std::fs::write(&token, &secret).unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let mark = emu.last_seq();
+    let out = emu.snowpat(
+        work.path(),
+        &[
+            "--token-file",
+            token.to_str().unwrap(),
+            "bootstrap",
+            "cli-single-role",
+            "--apply",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lock out OPS"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(&secret));
+    assert_only_reads(&emu.log(mark));
+}

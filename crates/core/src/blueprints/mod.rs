@@ -138,6 +138,14 @@ impl FileSink {
         Ok(Self(PathBuf::from(path)))
     }
 
+    /// The file rules of `interfaces.md`, checked before anything is sent: the directory exists,
+    /// is no symlink and is not writable by group or others; the target is no symlink.
+    pub fn preflight(&self) -> Result<(), BlueprintError> {
+        crate::sinks::Sink::File(self.0.clone())
+            .preflight()
+            .map_err(|e| BlueprintError::Config(format!("--sink {}: {e}", self.0.display())))
+    }
+
     /// Writes `secret` 0600 through a temporary file (O_EXCL|O_NOFOLLOW), fsync and rename.
     pub fn write(&self, secret: &SecretString) -> Result<(), BlueprintError> {
         let err = |message: String| BlueprintError::Sink {
@@ -255,6 +263,9 @@ pub async fn bootstrap_multi_tenant(
     apply: bool,
     sink: Option<&FileSink>,
 ) -> Result<Outcome, BlueprintError> {
+    if let Some(sink) = sink {
+        sink.preflight()?;
+    }
     blueprint.preflight(client).await?;
     let observed = blueprint.observe(client).await?;
     blueprint.check_existing_roles(&observed)?;

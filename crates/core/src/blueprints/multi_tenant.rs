@@ -1203,6 +1203,7 @@ impl MultiTenant {
                 "--rotate-automation-key needs automation_auth = \"keypair\"".into(),
             ));
         }
+        sink.preflight()?;
         self.preflight(client).await?;
         let o = self.observe(client).await?;
         if !o.user {
