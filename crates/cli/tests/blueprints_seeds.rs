@@ -134,6 +134,15 @@ fn bad_input_exits_2_and_sends_nothing() {
     .unwrap();
     let out = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--plan"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // A missing (empty) policy name.
+    std::fs::write(
+        work.path().join("snowpat.toml"),
+        "[blueprint.cli-single-role]\nperson_policy = \"\"\n",
+    )
+    .unwrap();
+    let out = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("person_policy"), "{}", stderr(&out));
     std::fs::write(
         work.path().join("snowpat.toml"),
         "[blueprint.cli-single-role]\nperson_polcy = \"X\"\n",

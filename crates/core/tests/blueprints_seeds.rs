@@ -980,3 +980,93 @@ fn token_exchange_settings_are_checked() {
         .fingerprint()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Convergence from partial states: an apply interrupted after its first `done` statements.
+
+#[tokio::test]
+async fn every_seed_blueprint_converges_after_an_apply_interrupted_at_any_step() {
+    // admin-runtime: every prefix, including the one that stops between the PAT and its secret.
+    let (total, pat_at) = {
+        let emu = emulator().await;
+        let bp = admin_runtime(|_| {});
+        let steps = bootstrap_admin_runtime(&emu.admin, &bp, false)
+            .await
+            .unwrap()
+            .plan
+            .steps;
+        let pat_at = steps
+            .iter()
+            .position(|s| s.statement.kind() == "ALTER USER ADD PAT")
+            .unwrap();
+        (steps.len(), pat_at)
+    };
+    // `pat_at + 1`: the PAT exists, its secret was never stored.
+    for done in [
+        3,
+        9,
+        14,
+        pat_at,
+        pat_at + 1,
+        pat_at + 3,
+        total - 2,
+        total - 1,
+    ] {
+        let emu = emulator().await;
+        let bp = admin_runtime(|_| {});
+        let available = vec![
+            "ACCOUNTADMIN".to_string(),
+            "USERADMIN".to_string(),
+            "SECURITYADMIN".to_string(),
+        ];
+        let o = bp.observe(&emu.admin, &available).await.unwrap();
+        let full = bp.plan(&o);
+        let partial = snowpat_core::plan::Plan {
+            steps: full.steps.iter().take(done).cloned().collect(),
+        };
+        snowpat_core::blueprints::admin_runtime::apply(&emu.admin, &bp, &partial)
+            .await
+            .unwrap_or_else(|e| panic!("prefix {done}: {e}"));
+        bootstrap_admin_runtime(&emu.admin, &bp, true)
+            .await
+            .unwrap_or_else(|e| panic!("after {done}: {e}"));
+        let after = bootstrap_admin_runtime(&emu.admin, &bp, false)
+            .await
+            .unwrap();
+        assert!(after.plan.is_empty(), "after {done}:\n{}", after.plan);
+        assert_eq!(runtime_grants(&emu).await, seed_list(&bp), "after {done}");
+        let pats = emu
+            .sql("SHOW USER PATS FOR USER SNOWCLAW_RUNTIME_USER")
+            .await;
+        let active = pats
+            .rows()
+            .iter()
+            .filter(|r| r.get::<String>("status").unwrap() == "ACTIVE")
+            .count();
+        assert_eq!(active, 1, "after {done}: one live runtime PAT");
+    }
+    // cli-single-role: every prefix.
+    for done in 1..6 {
+        let emu = emulator().await;
+        let bp = single_role(|_| {});
+        let o = bp.observe(&emu.admin).await.unwrap();
+        let full = bp.plan(&o, AuthMethod::Pat).unwrap();
+        let partial = snowpat_core::plan::Plan {
+            steps: full.steps.iter().take(done).cloned().collect(),
+        };
+        partial.apply(&emu.admin).await.unwrap();
+        let remaining = bootstrap_cli_single_role(&emu.admin, &bp, true, AuthMethod::Pat)
+            .await
+            .unwrap();
+        assert_eq!(
+            remaining.plan.changes().count(),
+            6 - done,
+            "{}",
+            remaining.plan
+        );
+        let after = bootstrap_cli_single_role(&emu.admin, &bp, false, AuthMethod::Pat)
+            .await
+            .unwrap();
+        assert!(after.plan.is_empty(), "after {done}:\n{}", after.plan);
+    }
+}
