@@ -1070,3 +1070,35 @@ async fn every_seed_blueprint_converges_after_an_apply_interrupted_at_any_step()
         assert!(after.plan.is_empty(), "after {done}:\n{}", after.plan);
     }
 }
+
+/// The guard also covers repairs: with the slots in place but the person policy widened by hand
+/// to allow PATs, a PERSON admin on a PAT applying the repair would cut itself off.
+#[tokio::test]
+async fn cli_single_role_lockout_guard_covers_a_policy_repair() {
+    let emu = emulator().await;
+    let bp = single_role(|_| {});
+    bootstrap_cli_single_role(&emu.admin, &bp, true, AuthMethod::Pat)
+        .await
+        .unwrap();
+    emu.sql("ALTER AUTHENTICATION POLICY SNOWPAT.POLICIES.PERSON_USERS_NO_PAT SET AUTHENTICATION_METHODS = ('PASSWORD', 'KEYPAIR', 'PROGRAMMATIC_ACCESS_TOKEN')").await;
+    let secret = emu.person_admin("OPS").await;
+    let ops = pat_client(&emu.url, &secret);
+    let mark = emu.mark().await;
+    let err = bootstrap_cli_single_role(&ops, &bp, true, AuthMethod::Pat)
+        .await
+        .expect_err("the repair would bar OPS's PAT");
+    assert!(matches!(err, BlueprintError::Lockout(_)), "{err}");
+    assert_only_reads(&emu.log(mark).await);
+    let keep = single_role(|c| c.keep_access_policy = Some("OPS_KEEP".into()));
+    let plan = bootstrap_cli_single_role(&ops, &keep, true, AuthMethod::Pat)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    let keep_at = text
+        .find("ALTER USER OPS SET AUTHENTICATION POLICY")
+        .unwrap();
+    let repair_at = text.find("ALTER AUTHENTICATION POLICY").unwrap();
+    assert!(keep_at < repair_at, "{text}");
+    assert_eq!(emu.role_of(&secret).await, Ok("ACCOUNTADMIN".into()));
+}

@@ -352,6 +352,7 @@ impl CliSingleRole {
                 },
             ));
         }
+        let containers = steps.len();
         let pat_policy = || {
             Property::new(
                 "PAT_POLICY",
@@ -424,72 +425,6 @@ impl CliSingleRole {
                 }
             }
         }
-        let changes_slots = !self.slot_matches(&o.person_slot, &c.person_policy)
-            || !self.slot_matches(&o.service_slot, &c.service_policy);
-        if changes_slots && self.locks_out(o, method) {
-            match &c.keep_access_policy {
-                None => {
-                    return Err(BlueprintError::Lockout(format!(
-                        "this apply would lock out {} (TYPE {}, authenticating with {}): the \
-                         policy set FOR ALL {} USERS does not allow {}, and the user has no \
-                         user-level authentication policy. Set keep_access_policy = \"NAME\" in \
-                         [blueprint.cli-single-role] to give it one first, or apply with another \
-                         identity or method",
-                        o.me,
-                        if o.my_type.is_empty() {
-                            "NULL"
-                        } else {
-                            &o.my_type
-                        },
-                        method.policy_name(),
-                        if o.my_type.eq_ignore_ascii_case("SERVICE") {
-                            "SERVICE"
-                        } else {
-                            "PERSON"
-                        },
-                        method.policy_name()
-                    )));
-                }
-                Some(keep) => {
-                    let mut methods = Self::upper(&c.person_methods);
-                    methods.push(method.policy_name().to_string());
-                    if o.my_type.eq_ignore_ascii_case("SERVICE") {
-                        methods = Self::upper(&c.service_methods);
-                        methods.push(method.policy_name().to_string());
-                    }
-                    methods.dedup();
-                    steps.push(Step::change(
-                        a,
-                        format!(
-                            "keep the applying user {} in: a user-level policy that allows {}",
-                            o.me,
-                            method.policy_name()
-                        ),
-                        Statement::CreateAuthenticationPolicy {
-                            create: CreateMode::Create,
-                            if_not_exists: true,
-                            name: self.qualified(keep),
-                            properties: vec![Property::new(
-                                "AUTHENTICATION_METHODS",
-                                string_list(&methods),
-                            )],
-                        },
-                    ));
-                    steps.push(Step::change(
-                        a,
-                        "user-level policies take precedence over the type slots (§5.9.5)",
-                        Statement::AlterUser {
-                            if_exists: false,
-                            user: Some(ident(&o.me)),
-                            action: AlterUserAction::SetAuthenticationPolicy {
-                                policy: self.qualified(keep),
-                                force: false,
-                            },
-                        },
-                    ));
-                }
-            }
-        }
         for (slot, policy, scope, what) in [
             (
                 &o.person_slot,
@@ -525,6 +460,72 @@ impl CliSingleRole {
                     force: false,
                 }),
             ));
+        }
+        // Any change here moves the applying identity toward the configured policies; if those
+        // bar its own method and it has no user-level policy, it would be cut off part-way
+        // (a slot set, or a policy's methods repaired).
+        if steps.len() > containers && self.locks_out(o, method) {
+            match &c.keep_access_policy {
+                None => {
+                    return Err(BlueprintError::Lockout(format!(
+                        "this apply would lock out {} (TYPE {}, authenticating with {}): the \
+                         policy for its user type does not allow {}, and the user has no \
+                         user-level authentication policy. Set keep_access_policy = \"NAME\" in \
+                         [blueprint.cli-single-role] to give it one first, or apply with another \
+                         identity or method",
+                        o.me,
+                        if o.my_type.is_empty() {
+                            "NULL"
+                        } else {
+                            &o.my_type
+                        },
+                        method.policy_name(),
+                        method.policy_name()
+                    )));
+                }
+                Some(keep) => {
+                    let mut methods = if o.my_type.eq_ignore_ascii_case("SERVICE") {
+                        Self::upper(&c.service_methods)
+                    } else {
+                        Self::upper(&c.person_methods)
+                    };
+                    methods.push(method.policy_name().to_string());
+                    methods.dedup();
+                    let keep_steps = [
+                        Step::change(
+                            a,
+                            format!(
+                                "keep the applying user {} in: a user-level policy that allows {}",
+                                o.me,
+                                method.policy_name()
+                            ),
+                            Statement::CreateAuthenticationPolicy {
+                                create: CreateMode::Create,
+                                if_not_exists: true,
+                                name: self.qualified(keep),
+                                properties: vec![Property::new(
+                                    "AUTHENTICATION_METHODS",
+                                    string_list(&methods),
+                                )],
+                            },
+                        ),
+                        Step::change(
+                            a,
+                            "user-level policies take precedence over the type slots (§5.9.5)",
+                            Statement::AlterUser {
+                                if_exists: false,
+                                user: Some(ident(&o.me)),
+                                action: AlterUserAction::SetAuthenticationPolicy {
+                                    policy: self.qualified(keep),
+                                    force: false,
+                                },
+                            },
+                        ),
+                    ];
+                    // After the database and schema, before any policy or slot change.
+                    steps.splice(containers..containers, keep_steps);
+                }
+            }
         }
         Ok(Plan { steps })
     }
