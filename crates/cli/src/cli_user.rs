@@ -3,9 +3,12 @@
 //! role-restricted PAT delivered to a sink, and a connections.toml entry
 //! (`snowpat_core::blueprints::cli_single_role::CliUsers`, `snowpat_core::cli_config`).
 //!
-//! The entry is a Snowflake CLI entry (`authenticator = "PROGRAMMATIC_ACCESS_TOKEN"`,
-//! `token_file_path`) pointing at the `file:` sink, so the secret lives in exactly one file; with
-//! any other sink no entry is written (the secret is not where an entry could point).
+//! With `--client snow` (default) the entry is a Snowflake CLI entry
+//! (`authenticator = "PROGRAMMATIC_ACCESS_TOKEN"`, `token_file_path`) pointing at the `file:` sink,
+//! so the secret lives in exactly one file; with any other sink no entry is written (the secret is
+//! not where an entry could point). With `--client cortex` the entry is seed 001's Cortex Code CLI
+//! form (the PAT as `password`, no `authenticator`): the connections.toml (0600) is then the one
+//! place the secret goes, and `--sink` is refused.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,6 +19,7 @@ use snowpat_core::cli_config::{self, ClientKind, Entry, TokenRef};
 use snowpat_core::sinks::{Sink, SinkSpec};
 use snowpat_sql::ast::{Expr, Ident, Select, SelectItem, Statement};
 
+use crate::cli_config::ClientArg;
 use crate::context::{Context, GlobalArgs, OutputFormat};
 use crate::CliError;
 
@@ -44,6 +48,10 @@ pub(crate) struct CliUserArgs {
     /// ~/.snowflake/connections.toml).
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// Which client reads the entry: snow (token file) or cortex (the PAT inline as `password`,
+    /// seed 001's Cortex Code CLI form; the entry is then the sink).
+    #[arg(long, value_enum, default_value_t = ClientArg::Snow)]
+    pub client: ClientArg,
 }
 
 fn connections_file(args: &CliUserArgs) -> Result<PathBuf, CliError> {
@@ -72,8 +80,17 @@ pub(crate) fn run(
     let pairing = users.pairing(&args.person)?;
     let entry_name = format!("{}_cli", pairing.person.to_ascii_lowercase());
     let file = connections_file(&args)?;
+    let cortex = args.client == ClientArg::Cortex;
+    if cortex && args.sink.is_some() {
+        return Err(CliError::Usage(
+            "--client cortex writes the PAT into the connection entry (seed 001's form); it \
+             takes no --sink"
+                .into(),
+        ));
+    }
     let sink = match args.action {
         Action::Remove => None,
+        Action::Add | Action::Rotate if cortex => Some(Sink::Stdout),
         Action::Add | Action::Rotate => {
             let spec = args.sink.clone().or(config.sink.clone()).ok_or_else(|| {
                 CliError::Usage(
@@ -87,7 +104,7 @@ pub(crate) fn run(
             Some(sink)
         }
     };
-    let outcome = runtime.block_on(async {
+    let mut outcome = runtime.block_on(async {
         match (&args.action, &sink) {
             (Action::Add, Some(sink)) => users.add(&args.person, sink).await,
             (Action::Rotate, Some(sink)) => {
@@ -107,6 +124,22 @@ pub(crate) fn run(
         (Action::Remove, _) => {
             entry_written = remove_connection(&file, &entry_name)
                 .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
+        }
+        (_, Some(Sink::Stdout)) if cortex && outcome.action != "unchanged" => {
+            let secret = outcome.secret.take().ok_or_else(|| {
+                CliError::Failed(anyhow::anyhow!("the minted PAT was not returned"))
+            })?;
+            let account = runtime.block_on(server_account(&ctx));
+            let entry = Entry {
+                name: entry_name.clone(),
+                client: ClientKind::Cortex,
+                endpoint: crate::cli_config::endpoint(&ctx.url, global.account.as_deref(), account),
+                user: outcome.pairing.user.clone(),
+                role: outcome.pairing.role.clone(),
+                token: TokenRef::Inline(secret),
+            };
+            cli_config::apply(&file, &entry).map_err(|e| CliError::Failed(e.into()))?;
+            entry_written = true;
         }
         (_, Some(Sink::File(path))) if outcome.action != "unchanged" => {
             let account = runtime.block_on(server_account(&ctx));

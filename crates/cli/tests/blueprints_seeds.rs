@@ -368,3 +368,60 @@ fn cli_single_role_refuses_to_lock_out_a_person_admin_on_a_pat() {
     assert!(!stderr(&out).contains(&secret));
     assert_only_reads(&emu.log(mark));
 }
+
+/// `cli-user add --client cortex`: seed 001's Cortex Code CLI entry, the PAT inline as
+/// `password` in a 0600 connections.toml (the one place it goes), usable only as the CLI role.
+#[test]
+fn cli_user_cortex_entry_holds_the_restricted_pat_inline() {
+    use snowpat_client::{BaseUrl, Client, Credential, Statement};
+    let emu = Emulator::start();
+    let work = private_dir();
+    let boot = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
+    assert!(boot.status.success(), "{}", stderr(&boot));
+    emu.admin_sql("CREATE USER MIGUEL TYPE = PERSON");
+    let connections = work.path().join("connections.toml");
+    let file = connections.to_str().unwrap();
+    let refused = emu.snowpat(
+        work.path(),
+        &[
+            "cli-user", "add", "miguel", "--client", "cortex", "--sink", "stdout", "--file", file,
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let add = emu.snowpat(
+        work.path(),
+        &[
+            "cli-user", "add", "miguel", "--client", "cortex", "--file", file,
+        ],
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    let mode = std::fs::metadata(&connections)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    let doc: toml::Table = std::fs::read_to_string(&connections)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let entry = doc["miguel_cli"].as_table().unwrap();
+    assert!(!entry.contains_key("authenticator"), "{entry:?}");
+    assert_eq!(entry["role"].as_str(), Some("MIGUEL_CLI_ROLE"));
+    let secret = entry["password"].as_str().unwrap().to_string();
+    assert!(!stdout(&add).contains(&secret), "secret printed");
+    let client = Client::builder(
+        BaseUrl::parse(&emu.url).unwrap(),
+        Credential::pat(secrecy::SecretString::from(secret)),
+    )
+    .build()
+    .unwrap();
+    let rs = emu
+        .runtime
+        .block_on(client.execute(&Statement::new("SELECT CURRENT_ROLE() AS R")))
+        .unwrap();
+    assert_eq!(
+        rs.first().unwrap().get::<String>("R").unwrap(),
+        "MIGUEL_CLI_ROLE"
+    );
+}
