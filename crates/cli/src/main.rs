@@ -12,6 +12,7 @@ mod context;
 mod explain;
 mod quickstart;
 mod tenant;
+mod verify;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -54,6 +55,8 @@ enum Command {
     CliConfig(cli_config::CliConfigArgs),
     /// Seed 001's pairing: a <PERSON>_CLI service user, its role, a restricted PAT, an entry.
     CliUser(cli_user::CliUserArgs),
+    /// Prove a credential: who, which role, available roles, restriction, expiry, Cortex.
+    Verify(verify::VerifyArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -167,6 +170,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::CliUser(args) => {
             init_logging(cli.global.verbose);
             cli_user::run(args, &cli.global, &runtime()?)
+        }
+        Command::Verify(args) => {
+            init_logging(cli.global.verbose);
+            verify::run(&args, &cli.global, &runtime()?)
         }
         Command::Tenant(args) => {
             init_logging(cli.global.verbose);
