@@ -574,3 +574,36 @@ async fn a_lost_automation_key_file_is_noticed_and_rotation_repairs_it() {
         .unwrap();
     assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
 }
+
+/// Same number of CIDRs, different values: the rule's COMMENT fingerprint shows the drift (SHOW
+/// NETWORK RULES has only the entry count); a rule replaced by hand is drift too.
+#[tokio::test]
+async fn a_changed_cidr_of_the_same_count_replaces_the_network_rule() {
+    let emu = emulator().await;
+    let bp = blueprint(|_| {}, false);
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    let moved = blueprint(|c| c.allowed_cidrs = vec!["127.0.0.1/32".into()], false);
+    let plan = plan_of(&emu, &moved).await;
+    let text = sql(&plan);
+    assert_eq!(plan.changes().count(), 1, "{text}");
+    assert!(text.contains("CREATE OR REPLACE NETWORK RULE"), "{text}");
+    assert!(text.contains("VALUE_LIST = ('127.0.0.1/32')"), "{text}");
+    bootstrap_multi_tenant(&emu.admin, &moved, true, Some(&sink))
+        .await
+        .unwrap();
+    assert!(plan_of(&emu, &moved).await.is_empty());
+    emu.admin
+        .execute(
+            &Statement::new(
+                "CREATE OR REPLACE NETWORK RULE SNOWPAT.POLICIES.SNOWPAT_DEPLOYMENT_INGRESS \
+                 TYPE = IPV4 MODE = INGRESS VALUE_LIST = ('0.0.0.0/0')",
+            )
+            .role("ACCOUNTADMIN"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plan_of(&emu, &moved).await.changes().count(), 1);
+}

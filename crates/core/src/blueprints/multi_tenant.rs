@@ -41,7 +41,8 @@
 //!   granted to SYSADMIN: it owns nothing, and ACCOUNTADMIN reaches it through its owner.
 //!
 //! Applying is idempotent: the account is read first and only what is missing or drifted is sent
-//! (roles, grants, PAT_POLICY contents, the network rule's size, the automation user's TYPE,
+//! (roles, grants, PAT_POLICY contents, the network rule's size and the fingerprint of its
+//! VALUE_LIST kept in its COMMENT, the automation user's TYPE,
 //! DEFAULT_ROLE, network policy, role, policy and key, who owns the deployment policy and network
 //! policy, the automation role's grant to SYSADMIN, and an account-wide APPLY AUTHENTICATION
 //! POLICY to revoke).
@@ -105,6 +106,8 @@ pub struct Observed {
     pub network_rule: bool,
     /// `entries_in_valuelist` of the network rule.
     pub network_rule_entries: Option<u64>,
+    /// The network rule's COMMENT (carries a fingerprint of its VALUE_LIST).
+    pub network_rule_comment: Option<String>,
     pub network_policy: bool,
     /// (privilege, granted_on, name) to the runtime role.
     pub runtime_grants: Vec<(String, String, String)>,
@@ -406,6 +409,7 @@ impl MultiTenant {
             o.network_rule = names(&rules).iter().any(|n| n == NETWORK_RULE);
             if let Some(i) = names(&rules).iter().position(|n| n == NETWORK_RULE) {
                 o.network_rule_entries = rs_u64(&rules, i, "entries_in_valuelist");
+                o.network_rule_comment = Some(col(&rules, i, "comment"));
             }
         }
         let policies = execute(
@@ -697,9 +701,15 @@ impl MultiTenant {
             }
         }
         if let Some(cidrs) = &self.cidrs {
+            // SHOW NETWORK RULES gives the entry count but not the values (there is no DESCRIBE
+            // NETWORK RULE in the spec), so the rule's COMMENT carries a SHA-256 of its
+            // VALUE_LIST: a changed allowed_cidrs, or a rule replaced by hand, shows as drift.
+            let comment = cidrs_comment(cidrs);
             let count_drift = o.network_rule
-                && o.network_rule_entries
-                    .is_some_and(|n| n != cidrs.len() as u64);
+                && (o
+                    .network_rule_entries
+                    .is_some_and(|n| n != cidrs.len() as u64)
+                    || o.network_rule_comment.as_deref() != Some(comment.as_str()));
             if !o.network_rule || count_drift {
                 steps.push(Step::change(
                     ACCOUNTADMIN,
@@ -721,6 +731,7 @@ impl MultiTenant {
                                     cidrs.iter().map(|c| Value::String(c.clone())).collect(),
                                 ),
                             ),
+                            Property::new("COMMENT", Value::String(comment)),
                         ],
                     },
                 ));
@@ -1034,6 +1045,17 @@ impl MultiTenant {
             q(credential_file)
         )
     }
+}
+
+/// The network rule's COMMENT: a SHA-256 of the CIDRs, in order.
+fn cidrs_comment(cidrs: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for c in cidrs {
+        h.update(c.as_bytes());
+        h.update(b"\n");
+    }
+    format!("snowpat allowed_cidrs sha256:{}", hex::encode(h.finalize()))
 }
 
 /// A TOML basic string.
