@@ -1102,3 +1102,28 @@ async fn cli_single_role_lockout_guard_covers_a_policy_repair() {
     assert!(keep_at < repair_at, "{text}");
     assert_eq!(emu.role_of(&secret).await, Ok("ACCOUNTADMIN".into()));
 }
+
+/// `admin_user` (seed 002's `<your_user>`) gets the admin role along with the applying user, once.
+#[tokio::test]
+async fn admin_runtime_grants_the_admin_role_to_admin_user_and_the_applier() {
+    let emu = emulator().await;
+    emu.sql("CREATE USER DEV TYPE = PERSON").await;
+    let bp = admin_runtime(|c| c.admin_user = Some("dev".into()));
+    let plan = bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .unwrap()
+        .plan;
+    let text = plan.to_string();
+    assert!(
+        text.contains("GRANT ROLE SNOWCLAW_ADMIN_ROLE TO USER ADMIN"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GRANT ROLE SNOWCLAW_ADMIN_ROLE TO USER DEV"),
+        "{text}"
+    );
+    let again = bootstrap_admin_runtime(&emu.admin, &bp, false)
+        .await
+        .unwrap();
+    assert!(again.plan.is_empty(), "{}", again.plan);
+}

@@ -95,6 +95,8 @@ pub struct Observed {
     pub roles: BTreeSet<String>,
     pub my_roles: BTreeSet<String>,
     pub admin_grants: Vec<Grant>,
+    /// Users the admin role is granted to (`SHOW GRANTS OF ROLE`).
+    pub admin_users: BTreeSet<String>,
     pub runtime_grants: Vec<Grant>,
     pub database: bool,
     pub schema: bool,
@@ -349,6 +351,16 @@ impl AdminRuntime {
         o.my_roles = (0..rs.len()).map(|i| col(&rs, i, "role")).collect();
         if o.roles.contains(&self.admin) {
             o.admin_grants = grants_to_role(client, r, &self.admin).await?;
+            let rs = read(
+                client,
+                r,
+                Statement::ShowGrants(ShowGrantsTarget::OfRole(ident(&self.admin))),
+            )
+            .await?;
+            o.admin_users = (0..rs.len())
+                .filter(|i| col(&rs, *i, "granted_to") == "USER")
+                .map(|i| col(&rs, i, "grantee_name"))
+                .collect();
         }
         if o.roles.contains(&self.runtime) {
             o.runtime_grants = grants_to_role(client, r, &self.runtime).await?;
@@ -504,22 +516,28 @@ impl AdminRuntime {
                     },
                 ));
             }
-            let to_user = self
-                .config
-                .admin_user
-                .as_deref()
-                .map(upper)
-                .unwrap_or_else(|| o.me.clone());
-            if !(to_user == o.me && o.my_roles.contains(&self.admin)) {
-                steps.push(Step::change(
-                    SECURITYADMIN,
-                    "the admin role for the administrator (seed 002 step 2)",
-                    Statement::GrantRole {
-                        role: ident(&self.admin),
-                        to: Grantee::User(ident(&to_user)),
-                        with_grant_option: false,
-                    },
-                ));
+            // The applying user runs the rest as the admin role; `admin_user` (seed 002's
+            // `<your_user>`) gets it too.
+            let mut users = vec![o.me.clone()];
+            if let Some(u) = &self.config.admin_user {
+                if upper(u) != o.me {
+                    users.push(upper(u));
+                }
+            }
+            for user in users {
+                let holds = o.admin_users.contains(&user)
+                    || (user == o.me && o.my_roles.contains(&self.admin));
+                if !holds {
+                    steps.push(Step::change(
+                        SECURITYADMIN,
+                        "the admin role for the administrator (seed 002 step 2)",
+                        Statement::GrantRole {
+                            role: ident(&self.admin),
+                            to: Grantee::User(ident(&user)),
+                            with_grant_option: false,
+                        },
+                    ));
+                }
             }
             for privilege in ADMIN_ACCOUNT_PRIVILEGES {
                 if !o
