@@ -691,6 +691,27 @@ async fn admin_runtime_with_existing_roles_names_what_is_missing_and_creates_no_
     ] {
         emu.sql(s).await;
     }
+    // Seed 002's admin PAT is restricted to the admin role: such a session cannot switch to
+    // USERADMIN or the runtime role, and the preflight says so before any change.
+    emu.sql("CREATE USER CLAW TYPE = PERSON").await;
+    emu.sql("GRANT ROLE SNOWCLAW_ADMIN_ROLE TO USER CLAW").await;
+    let rs = emu
+        .sql("ALTER USER CLAW ADD PAT SNOWCLAW_ADMIN_PAT ROLE_RESTRICTION = 'SNOWCLAW_ADMIN_ROLE' DAYS_TO_EXPIRY = 1")
+        .await;
+    let restricted = pat_client(
+        &emu.url,
+        &rs.first().unwrap().secret("token_secret").unwrap(),
+    );
+    let mark = emu.mark().await;
+    let err = bootstrap_admin_runtime(&restricted, &bp, true)
+        .await
+        .expect_err("a restricted session cannot run the plan");
+    let message = err.to_string();
+    assert!(
+        message.contains("USERADMIN") && message.contains("SNOWCLAW_RUNTIME_ROLE"),
+        "{message}"
+    );
+    assert_only_reads(&emu.log(mark).await);
     let outcome = bootstrap_admin_runtime(&emu.admin, &bp, true)
         .await
         .unwrap();

@@ -271,6 +271,13 @@ impl AdminRuntime {
                 self.admin, self.admin, o.me
             ));
         }
+        if o.roles.contains(&self.runtime) && !available.contains(&self.runtime) {
+            missing.push(format!(
+                "the applying identity cannot use {} (CREATE SERVICE runs as it; a PAT restricted \
+                 to {} cannot switch roles, use a key pair or an unrestricted session)",
+                self.runtime, self.admin
+            ));
+        }
         if !available.iter().any(|a| a == USERADMIN) {
             missing.push(format!(
                 "the applying identity cannot use {USERADMIN} (CREATE USER {} and its PAT)",
