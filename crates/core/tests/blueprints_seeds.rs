@@ -1148,3 +1148,38 @@ async fn admin_runtime_grants_the_admin_role_to_admin_user_and_the_applier() {
         .unwrap();
     assert!(again.plan.is_empty(), "{}", again.plan);
 }
+
+/// A scripted fault on the runtime PAT's ADD: nothing after it runs (no empty secret is stored,
+/// no service is attempted), and the next apply converges with one live PAT.
+#[tokio::test]
+async fn admin_runtime_stops_before_the_secret_when_the_pat_cannot_be_minted() {
+    let emu = emulator().await;
+    let bp = admin_runtime(|_| {});
+    emu.fault("ALTER USER ADD PAT", "003001", 1).await;
+    let mark = emu.mark().await;
+    let err = bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .expect_err("ADD PAT fails");
+    assert_eq!(code(&err), "003001", "{err}");
+    let log = emu.log(mark).await;
+    let add = log
+        .iter()
+        .position(|l| l["statement_kind"] == "ALTER USER ADD PAT")
+        .unwrap();
+    assert!(
+        log[add + 1..]
+            .iter()
+            .all(|l| l["statement_kind"] != "CREATE SECRET"
+                && l["statement_kind"] != "CREATE SERVICE"),
+        "{:?}",
+        &log[add..]
+    );
+    bootstrap_admin_runtime(&emu.admin, &bp, true)
+        .await
+        .unwrap();
+    assert_eq!(runtime_grants(&emu).await, seed_list(&bp));
+    let pats = emu
+        .sql("SHOW USER PATS FOR USER SNOWCLAW_RUNTIME_USER")
+        .await;
+    assert_eq!(pats.len(), 1);
+}

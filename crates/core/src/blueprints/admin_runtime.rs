@@ -1023,6 +1023,14 @@ pub async fn apply(
                     Value::String(format!("{SECRET_MARK}{expires}")),
                 ));
                 fills_secret = true;
+            } else {
+                // The PAT step before it did not run or returned no secret: never store an
+                // empty secret (the next apply sees the secret missing and mints again).
+                failure = Some(BlueprintError::Sink {
+                    sink: step.redacted().to_string(),
+                    message: "no freshly minted runtime PAT to store".into(),
+                });
+                continue;
             }
         }
         match execute(client, &to_send).await {
