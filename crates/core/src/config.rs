@@ -168,7 +168,7 @@ pub struct TokenExchangeConfig {
     pub existing_roles: bool,
     /// `DISABLE`, `ENABLE` or `ENABLE_FOR_PRIVILEGE` (the seed's toolkit uses `ENABLE`).
     pub any_role_mode: String,
-    /// Users (LOGIN_NAME) granted the roles; none: grants are made elsewhere.
+    /// User names (not login names) granted the roles; none: grants are made elsewhere.
     pub grant_to_users: Vec<String>,
 }
 
