@@ -755,3 +755,53 @@ fn verifier_and_its_future_are_send() {
     let fut = v.verify(&token, "R", SystemTime::now());
     send(&fut);
 }
+
+/// The fuzz target's entry point over its seed corpus, every prefix of each seed and every
+/// single-byte flip: refusals, never a panic (a quick stand-in for `.ci/fuzz` in plain tests).
+#[test]
+fn fuzz_entry_point_survives_the_seed_corpus_and_its_mutations() {
+    use snowpat_core::exchange::fuzz_verify;
+    let policy = ExchangePolicyConfig {
+        name: "agents".into(),
+        issuer: "https://idp.example.com".into(),
+        jwks_url: "https://idp.example.com/jwks.json".into(),
+        audience: "snowpat".into(),
+        subject: "[a-z0-9._-]+@example\\.com".into(),
+        claims: [("groups".to_string(), "data-agents|ops-[0-9]+".to_string())].into(),
+        user_claim: "preferred_username".into(),
+        roles: vec!["ANALYST_ROLE".into(), "OPS_ROLE".into()],
+        max_lifetime: "1d".into(),
+    };
+    let cfg = ExchangeConfig {
+        policy: vec![policy],
+        ..ExchangeConfig::default()
+    };
+    let trust = TrustPolicies::from_config(&cfg, &JwksOptions::default()).unwrap();
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/exchange_token");
+    let mut seeds = 0;
+    let mut granted = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        seeds += 1;
+        if fuzz_verify(&trust, &bytes, "ANALYST_ROLE", now).is_ok() {
+            granted += 1;
+        }
+        for end in 0..bytes.len() {
+            let _ = fuzz_verify(&trust, &bytes[..end], "ANALYST_ROLE", now);
+        }
+        for i in 0..bytes.len() {
+            let mut m = bytes.clone();
+            m[i] ^= 0x5a;
+            let _ = fuzz_verify(&trust, &m, "OPS_ROLE", now);
+        }
+    }
+    assert!(
+        seeds >= 5,
+        "the seed corpus is in fuzz/corpus/exchange_token"
+    );
+    // The well-formed seed reaches the end of the claim rules (the entry point skips the
+    // signature verdict), so fuzzing explores every stage.
+    assert_eq!(granted, 1);
+}
