@@ -805,3 +805,66 @@ fn fuzz_entry_point_survives_the_seed_corpus_and_its_mutations() {
     // signature verdict), so fuzzing explores every stage.
     assert_eq!(granted, 1);
 }
+
+#[tokio::test]
+async fn jwks_redirects_are_not_followed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let idp = TestIdp::start().await;
+    let attacker = TestIdp::start().await;
+    // A JWKS URL that answers 302 to the attacker's JWKS.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let target = attacker.jwks_url();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    let mut p = policy(&idp, "agents", &["ANALYST_ROLE"]);
+    p.jwks_url = url;
+    let v = verifier(vec![p], loopback_opts());
+    let t = attacker.mint_with_header(json!({"alg": "RS256", "kid": attacker.kid()}), claims(&idp));
+    let e = verify(&v, &t, "ANALYST_ROLE").await.unwrap_err();
+    assert!(e.to_string().contains("302"), "{e}");
+    refused(Err(e), "temporarily_unavailable", "jwks_unavailable");
+    assert_eq!(attacker.jwks_requests(), 0);
+}
+
+#[tokio::test]
+async fn keys_are_refetched_after_the_cache_ttl_and_failures_are_rate_limited() {
+    let idp = TestIdp::start().await;
+    let opts = JwksOptions {
+        cache_ttl: Duration::from_millis(300),
+        min_refetch_interval: Duration::from_millis(200),
+        ..loopback_opts()
+    };
+    let v = verifier(vec![policy(&idp, "agents", &["ANALYST_ROLE"])], opts);
+    let t = idp.mint(claims(&idp));
+    verify(&v, &t, "ANALYST_ROLE").await.expect("first");
+    verify(&v, &t, "ANALYST_ROLE").await.expect("cached");
+    assert_eq!(idp.jwks_requests(), 1);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    verify(&v, &t, "ANALYST_ROLE").await.expect("after the TTL");
+    assert_eq!(idp.jwks_requests(), 2);
+    // The IdP breaks: one failed fetch, then no retry within the interval.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    idp.set_jwks_body(Some(b"not json".to_vec()));
+    for _ in 0..20 {
+        refused(
+            verify(&v, &t, "ANALYST_ROLE").await,
+            "temporarily_unavailable",
+            "jwks_unavailable",
+        );
+    }
+    assert_eq!(idp.jwks_requests(), 3);
+    // It recovers: the next fetch after the interval succeeds.
+    idp.set_jwks_body(None);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    verify(&v, &t, "ANALYST_ROLE").await.expect("recovered");
+    assert_eq!(idp.jwks_requests(), 4);
+}
