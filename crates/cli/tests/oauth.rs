@@ -32,11 +32,7 @@ impl Setup {
 
     fn with_client_type(client_type: &str) -> Self {
         let emu = Emulator::start();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let redirect = format!("http://127.0.0.1:{port}/callback");
         emu.admin_sql(&format!(
             "CREATE SECURITY INTEGRATION app TYPE = OAUTH OAUTH_CLIENT = CUSTOM \
@@ -155,6 +151,21 @@ impl Setup {
     }
 }
 
+/// A free port outside the kernel's ephemeral range (32768–60999), so no `bind(0)` elsewhere in
+/// the test process (emulators, clients) can take it between now and the command's bind.
+fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let port = 20_000 + (random % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// Reads the child's stderr until the authorization URL appears; the rest keeps being collected.
 fn authorize_url_from(child: &mut Child) -> (String, std::thread::JoinHandle<Vec<u8>>) {
     let stderr = child.stderr.take().unwrap();
@@ -173,10 +184,18 @@ fn authorize_url_from(child: &mut Child) -> (String, std::thread::JoinHandle<Vec
         }
         all
     });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the authorization URL on stderr");
-    (url, reader)
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => (url, reader),
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = reader.join().unwrap_or_default();
+            panic!(
+                "no authorization URL on stderr ({e}): {}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+    }
 }
 
 fn query_param(url: &str, name: &str) -> String {
@@ -489,6 +508,17 @@ fn public_client_without_a_secret_and_usage_errors() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("127.0.0.1"), "{}", stderr(&out));
+    // Client ids may start with '-' (they are random base64url).
+    let out = s.run(&[
+        "oauth",
+        "login",
+        "--client-id",
+        "-gAbC_dEf",
+        "--redirect-uri",
+        "https://app.example/callback",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--redirect-uri"), "{}", stderr(&out));
     assert_eq!(s.emu.last_seq(), before, "nothing was sent");
 
     // A PUBLIC client sends its client_id in the body and no secret.
