@@ -7,6 +7,7 @@
 mod audit;
 mod bootstrap;
 mod cli_config;
+mod cli_user;
 mod context;
 mod exchange;
 mod explain;
@@ -55,12 +56,14 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write or update a connections.toml entry for the Snowflake CLI or Cortex Code CLI.
     CliConfig(cli_config::CliConfigArgs),
-    /// Prove a credential: who, which role, available roles, restriction, expiry, Cortex.
-    Verify(verify::VerifyArgs),
     /// The exchange service: IdP JWT in (RFC 8693), role-restricted PAT out; rotation scheduler.
     Serve(serve::ServeArgs),
     /// One exchange without the server: IdP JWT in, PAT to a sink.
     Exchange(exchange::ExchangeArgs),
+    /// Seed 001's pairing: a <PERSON>_CLI service user, its role, a restricted PAT, an entry.
+    CliUser(cli_user::CliUserArgs),
+    /// Prove a credential: who, which role, available roles, restriction, expiry, Cortex.
+    Verify(verify::VerifyArgs),
     /// Snowflake OAuth with PKCE: login, refresh [--keep], status (tokens in a 0600 cache).
     Oauth(oauth::OauthArgs),
 }
@@ -112,7 +115,7 @@ impl From<snowpat_core::blueprints::BlueprintError> for CliError {
     fn from(e: snowpat_core::blueprints::BlueprintError) -> Self {
         use snowpat_core::blueprints::BlueprintError as B;
         match e {
-            B::Config(m) => Self::Usage(m),
+            B::Config(m) | B::Lockout(m) => Self::Usage(m),
             B::Client(c) => Self::Snowflake(c),
             B::Step(s) => {
                 let statement = s.statement.clone();
@@ -172,6 +175,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::CliConfig(args) => {
             init_logging(cli.global.verbose);
             cli_config::run(&args, &cli.global, &runtime()?)
+        }
+        Command::CliUser(args) => {
+            init_logging(cli.global.verbose);
+            cli_user::run(args, &cli.global, &runtime()?)
         }
         Command::Verify(args) => {
             init_logging(cli.global.verbose);

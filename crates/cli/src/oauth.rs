@@ -55,8 +55,9 @@ struct CacheArgs {
 
 #[derive(Debug, clap::Args)]
 struct ClientArgs {
-    /// OAUTH_CLIENT_ID of the integration (SYSTEM$SHOW_OAUTH_CLIENT_SECRETS).
-    #[arg(long, env = "SNOWPAT_OAUTH_CLIENT_ID")]
+    /// OAUTH_CLIENT_ID of the integration (SYSTEM$SHOW_OAUTH_CLIENT_SECRETS); it may start
+    /// with `-`.
+    #[arg(long, env = "SNOWPAT_OAUTH_CLIENT_ID", allow_hyphen_values = true)]
     client_id: Option<String>,
     /// A file holding OAUTH_CLIENT_SECRET (CONFIDENTIAL clients; SNOWPAT_OAUTH_CLIENT_SECRET may
     /// hold the secret itself). Omit both for a PUBLIC client.
@@ -289,6 +290,7 @@ async fn login(args: LoginArgs, global: &GlobalArgs) -> Result<ExitCode, CliErro
 }
 
 async fn refresh(args: RefreshArgs, global: &GlobalArgs) -> Result<ExitCode, CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
     let path = args.cache.cache.clone().unwrap_or_else(default_cache);
     let margin = duration_arg("--margin", &args.margin)?;
     let mut cache = TokenCache::load(&path).map_err(oauth_error)?;
@@ -300,13 +302,25 @@ async fn refresh(args: RefreshArgs, global: &GlobalArgs) -> Result<ExitCode, Cli
     let secret = client_secret(&args.client)?;
     let client = OAuthClient::new(&cache.url, &client_id, secret, &cache.redirect_uri)
         .map_err(oauth_error)?;
+    // Ctrl-C / SIGTERM are caught from here on, so a stop can never fall between a rotation at
+    // Snowflake and the cache write that keeps the new refresh token; they end the loop between
+    // refreshes.
+    let signals =
+        signal(SignalKind::interrupt()).and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
+    let (mut interrupt, mut terminate) =
+        signals.map_err(|e| CliError::Failed(anyhow::anyhow!("cannot handle signals: {e}")))?;
     refresh_once(&mut cache, &client, &args.cache, &path).await?;
     print_summary("refreshed", &cache, &path, global.output);
     if !args.keep {
         return Ok(ExitCode::SUCCESS);
     }
-    let stop = tokio::signal::ctrl_c();
-    tokio::pin!(stop);
+    let lifetime = cache.access_expires_at - cache.updated_at;
+    if chrono::Duration::from_std(margin).is_ok_and(|m| m >= lifetime) {
+        tracing::warn!(
+            "--margin is as long as the access token's life ({}s): refreshing every 2 s",
+            lifetime.num_seconds()
+        );
+    }
     loop {
         let now = Utc::now();
         let wait = (cache.next_refresh(margin, now) - now)
@@ -314,11 +328,8 @@ async fn refresh(args: RefreshArgs, global: &GlobalArgs) -> Result<ExitCode, Cli
             .unwrap_or(Duration::from_secs(1));
         tracing::debug!(seconds = wait.as_secs(), "next OAuth refresh");
         tokio::select! {
-            _ = &mut stop => {
-                let mut err = std::io::stderr().lock();
-                let _ = writeln!(err, "stopped; the cache holds the latest tokens");
-                return Ok(ExitCode::SUCCESS);
-            }
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
             () = tokio::time::sleep(wait) => {}
         }
         match refresh_once(&mut cache, &client, &args.cache, &path).await {
@@ -338,13 +349,17 @@ async fn refresh(args: RefreshArgs, global: &GlobalArgs) -> Result<ExitCode, Cli
             {
                 tracing::warn!("refresh failed, retrying: {e:#}");
                 tokio::select! {
-                    _ = &mut stop => return Ok(ExitCode::SUCCESS),
+                    _ = interrupt.recv() => break,
+                    _ = terminate.recv() => break,
                     () = tokio::time::sleep(Duration::from_secs(5)) => {}
                 }
             }
             Err(e) => return Err(e),
         }
     }
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "stopped; the cache holds the latest tokens");
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn refresh_once(

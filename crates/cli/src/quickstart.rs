@@ -187,6 +187,17 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
         ..MultiTenantConfig::default()
     };
     let blueprint = MultiTenant::new(mt, Options::default())?;
+    // Sinks must live in an existing directory that only we can write (interfaces.md).
+    std::fs::create_dir(dir.path().join("sinks")).map_err(failed)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.path().join("sinks"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .map_err(failed)?;
+    }
     let key_file = dir.path().join("sinks").join("automation.p8");
     let sink = FileSink(key_file.clone());
     let outcome = bootstrap_multi_tenant(&admin, &blueprint, true, Some(&sink)).await?;

@@ -27,16 +27,16 @@ struct Setup {
 
 impl Setup {
     fn new() -> Self {
+        Self::with_client_type("CONFIDENTIAL")
+    }
+
+    fn with_client_type(client_type: &str) -> Self {
         let emu = Emulator::start();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let redirect = format!("http://127.0.0.1:{port}/callback");
         emu.admin_sql(&format!(
             "CREATE SECURITY INTEGRATION app TYPE = OAUTH OAUTH_CLIENT = CUSTOM \
-             OAUTH_CLIENT_TYPE = 'CONFIDENTIAL' OAUTH_REDIRECT_URI = '{redirect}' \
+             OAUTH_CLIENT_TYPE = '{client_type}' OAUTH_REDIRECT_URI = '{redirect}' \
              OAUTH_ALLOW_NON_TLS_REDIRECT_URI = TRUE ENABLED = TRUE"
         ));
         let body = emu.admin_sql("SELECT SYSTEM$SHOW_OAUTH_CLIENT_SECRETS('APP')");
@@ -50,7 +50,10 @@ impl Setup {
         }
         let home = tempfile::tempdir().unwrap();
         let secret_file = home.path().join("client.secret");
-        let client_secret = secrets["OAUTH_CLIENT_SECRET"].as_str().unwrap().to_string();
+        let client_secret = secrets["OAUTH_CLIENT_SECRET"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         std::fs::write(&secret_file, format!("{client_secret}\n")).unwrap();
         Self {
             emu,
@@ -88,27 +91,34 @@ impl Setup {
     /// redirect before following it. Returns the command's output, the browser's status at the
     /// listener and the authorization code Snowflake issued.
     fn login(&self, tamper: impl FnOnce(String) -> String) -> (Output, u16, String) {
+        self.login_with(true, tamper)
+    }
+
+    fn login_with(
+        &self,
+        with_secret: bool,
+        tamper: impl FnOnce(String) -> String,
+    ) -> (Output, u16, String) {
         let cache = self.cache();
-        let mut child = self
-            .command(&[
-                "-vv",
-                "--role",
-                "ANALYST",
-                "oauth",
-                "login",
-                "--client-id",
-                &self.client_id,
-                "--client-secret-file",
-                self.secret_file.to_str().unwrap(),
-                "--redirect-uri",
-                &self.redirect,
-                "--cache",
-                cache.to_str().unwrap(),
-                "--timeout",
-                "60s",
-            ])
-            .spawn()
-            .unwrap();
+        let mut args = vec![
+            "-vv",
+            "--role",
+            "ANALYST",
+            "oauth",
+            "login",
+            "--client-id",
+            &self.client_id,
+            "--redirect-uri",
+            &self.redirect,
+            "--cache",
+            cache.to_str().unwrap(),
+            "--timeout",
+            "60s",
+        ];
+        if with_secret {
+            args.extend(["--client-secret-file", self.secret_file.to_str().unwrap()]);
+        }
+        let mut child = self.command(&args).spawn().unwrap();
         let (url, rest) = authorize_url_from(&mut child);
         let (status, code) = self.emu.runtime.block_on(async {
             let browser = reqwest::Client::builder()
@@ -141,6 +151,21 @@ impl Setup {
     }
 }
 
+/// A free port outside the kernel's ephemeral range (32768–60999), so no `bind(0)` elsewhere in
+/// the test process (emulators, clients) can take it between now and the command's bind.
+fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    loop {
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let port = 20_000 + (random % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// Reads the child's stderr until the authorization URL appears; the rest keeps being collected.
 fn authorize_url_from(child: &mut Child) -> (String, std::thread::JoinHandle<Vec<u8>>) {
     let stderr = child.stderr.take().unwrap();
@@ -159,10 +184,18 @@ fn authorize_url_from(child: &mut Child) -> (String, std::thread::JoinHandle<Vec
         }
         all
     });
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the authorization URL on stderr");
-    (url, reader)
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => (url, reader),
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = reader.join().unwrap_or_default();
+            panic!(
+                "no authorization URL on stderr ({e}): {}",
+                String::from_utf8_lossy(&text)
+            );
+        }
+    }
 }
 
 fn query_param(url: &str, name: &str) -> String {
@@ -445,4 +478,60 @@ fn keep_refreshes_before_expiry_until_interrupted() {
     assert_eq!(status, 401, "rotated away");
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert!(!all.contains(&access) && !all.contains(&refresh));
+}
+
+#[test]
+fn public_client_without_a_secret_and_usage_errors() {
+    let s = Setup::with_client_type("PUBLIC");
+    let cache = s.cache();
+    // Nothing cached yet: status and refresh say how to start.
+    let out = s.run(&["oauth", "status", "--cache", cache.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("run `snowpat oauth login`"),
+        "{}",
+        stderr(&out)
+    );
+    // No client id: usage error, nothing sent.
+    let before = s.emu.last_seq();
+    let out = s.run(&["oauth", "login", "--redirect-uri", &s.redirect]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--client-id"), "{}", stderr(&out));
+    // A non-loopback redirect is refused before listening.
+    let out = s.run(&[
+        "oauth",
+        "login",
+        "--client-id",
+        &s.client_id,
+        "--redirect-uri",
+        "https://app.example/callback",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("127.0.0.1"), "{}", stderr(&out));
+    // Client ids may start with '-' (they are random base64url).
+    let out = s.run(&[
+        "oauth",
+        "login",
+        "--client-id",
+        "-gAbC_dEf",
+        "--redirect-uri",
+        "https://app.example/callback",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--redirect-uri"), "{}", stderr(&out));
+    assert_eq!(s.emu.last_seq(), before, "nothing was sent");
+
+    // A PUBLIC client sends its client_id in the body and no secret.
+    let (out, status, _) = s.login_with(false, |l| l);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status, 200);
+    let (access, _) = tokens(&read_cache(&cache));
+    let (status, body) = sql(&s.emu, &access, "SELECT CURRENT_USER(), CURRENT_ROLE()");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"], json!([["ALICE", "ANALYST"]]));
+    let out = s.run(&["oauth", "refresh", "--cache", cache.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (access2, _) = tokens(&read_cache(&cache));
+    let (status, _) = sql(&s.emu, &access2, "SELECT 1");
+    assert_eq!(status, 200);
 }

@@ -755,3 +755,116 @@ fn verifier_and_its_future_are_send() {
     let fut = v.verify(&token, "R", SystemTime::now());
     send(&fut);
 }
+
+/// The fuzz target's entry point over its seed corpus, every prefix of each seed and every
+/// single-byte flip: refusals, never a panic (a quick stand-in for `.ci/fuzz` in plain tests).
+#[test]
+fn fuzz_entry_point_survives_the_seed_corpus_and_its_mutations() {
+    use snowpat_core::exchange::fuzz_verify;
+    let policy = ExchangePolicyConfig {
+        name: "agents".into(),
+        issuer: "https://idp.example.com".into(),
+        jwks_url: "https://idp.example.com/jwks.json".into(),
+        audience: "snowpat".into(),
+        subject: "[a-z0-9._-]+@example\\.com".into(),
+        claims: [("groups".to_string(), "data-agents|ops-[0-9]+".to_string())].into(),
+        user_claim: "preferred_username".into(),
+        roles: vec!["ANALYST_ROLE".into(), "OPS_ROLE".into()],
+        max_lifetime: "1d".into(),
+    };
+    let cfg = ExchangeConfig {
+        policy: vec![policy],
+        ..ExchangeConfig::default()
+    };
+    let trust = TrustPolicies::from_config(&cfg, &JwksOptions::default()).unwrap();
+    let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/exchange_token");
+    let mut seeds = 0;
+    let mut granted = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        seeds += 1;
+        if fuzz_verify(&trust, &bytes, "ANALYST_ROLE", now).is_ok() {
+            granted += 1;
+        }
+        for end in 0..bytes.len() {
+            let _ = fuzz_verify(&trust, &bytes[..end], "ANALYST_ROLE", now);
+        }
+        for i in 0..bytes.len() {
+            let mut m = bytes.clone();
+            m[i] ^= 0x5a;
+            let _ = fuzz_verify(&trust, &m, "OPS_ROLE", now);
+        }
+    }
+    assert!(
+        seeds >= 5,
+        "the seed corpus is in fuzz/corpus/exchange_token"
+    );
+    // The well-formed seed reaches the end of the claim rules (the entry point skips the
+    // signature verdict), so fuzzing explores every stage.
+    assert_eq!(granted, 1);
+}
+
+#[tokio::test]
+async fn jwks_redirects_are_not_followed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let idp = TestIdp::start().await;
+    let attacker = TestIdp::start().await;
+    // A JWKS URL that answers 302 to the attacker's JWKS.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    let target = attacker.jwks_url();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let answer = format!(
+                "HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    let mut p = policy(&idp, "agents", &["ANALYST_ROLE"]);
+    p.jwks_url = url;
+    let v = verifier(vec![p], loopback_opts());
+    let t = attacker.mint_with_header(json!({"alg": "RS256", "kid": attacker.kid()}), claims(&idp));
+    let e = verify(&v, &t, "ANALYST_ROLE").await.unwrap_err();
+    assert!(e.to_string().contains("302"), "{e}");
+    refused(Err(e), "temporarily_unavailable", "jwks_unavailable");
+    assert_eq!(attacker.jwks_requests(), 0);
+}
+
+#[tokio::test]
+async fn keys_are_refetched_after_the_cache_ttl_and_failures_are_rate_limited() {
+    let idp = TestIdp::start().await;
+    let opts = JwksOptions {
+        cache_ttl: Duration::from_millis(300),
+        min_refetch_interval: Duration::from_millis(200),
+        ..loopback_opts()
+    };
+    let v = verifier(vec![policy(&idp, "agents", &["ANALYST_ROLE"])], opts);
+    let t = idp.mint(claims(&idp));
+    verify(&v, &t, "ANALYST_ROLE").await.expect("first");
+    verify(&v, &t, "ANALYST_ROLE").await.expect("cached");
+    assert_eq!(idp.jwks_requests(), 1);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    verify(&v, &t, "ANALYST_ROLE").await.expect("after the TTL");
+    assert_eq!(idp.jwks_requests(), 2);
+    // The IdP breaks: one failed fetch, then no retry within the interval.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    idp.set_jwks_body(Some(b"not json".to_vec()));
+    for _ in 0..20 {
+        refused(
+            verify(&v, &t, "ANALYST_ROLE").await,
+            "temporarily_unavailable",
+            "jwks_unavailable",
+        );
+    }
+    assert_eq!(idp.jwks_requests(), 3);
+    // It recovers: the next fetch after the interval succeeds.
+    idp.set_jwks_body(None);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    verify(&v, &t, "ANALYST_ROLE").await.expect("recovered");
+    assert_eq!(idp.jwks_requests(), 4);
+}

@@ -13,7 +13,9 @@
 //! `user_mismatch` when Snowflake signs the token in as another user than the policy maps),
 //! `invalid_scope` (400), `unauthorized_client` (403: no policy matches; Snowflake refused the
 //! mint), `temporarily_unavailable` (429 rate limited; 503 JWKS or Snowflake unavailable, a
-//! rotation too soon, a busy mint lock; with `Retry-After`), `server_error` (500).
+//! rotation too soon, a busy mint lock; with `Retry-After`), `server_error` (500). Every
+//! `error_description` starts with the stable reason (`expired: ...`, `user_mismatch: ...`) that
+//! the audit event and the metrics carry.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -44,6 +46,8 @@ pub const JWT_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
 pub const PAT_TYPE: &str = "urn:snowpat:token-type:snowflake-pat";
 /// The checked-in OpenAPI document.
 pub const OPENAPI: &str = include_str!("../openapi.json");
+/// Default time a request body may take to arrive.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default request body limit (a JWT is at most 16 KiB by the verifier's rule).
 pub const DEFAULT_MAX_BODY: usize = 32 * 1024;
 
@@ -55,6 +59,8 @@ pub struct AppState<S: Store> {
     pub audit: Arc<AuditLog>,
     pub metrics: Arc<Metrics>,
     pub max_body: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
 }
 
 /// The router.
@@ -100,11 +106,11 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn request(reason: &str, description: impl Into<String>) -> Self {
+    fn request(reason: &str, description: impl std::fmt::Display) -> Self {
         Self {
             status: 400,
             error: "invalid_request",
-            description: description.into(),
+            description: format!("{reason}: {description}"),
             reason: reason.into(),
             retry_after: None,
         }
@@ -126,10 +132,16 @@ impl Refusal {
     /// From the minting engine's refusal.
     #[must_use]
     pub fn from_mint(e: &MintError) -> Self {
+        let text = e.to_string();
+        let description = if text.starts_with(&format!("{}:", e.reason())) {
+            text
+        } else {
+            format!("{}: {text}", e.reason())
+        };
         Self {
             status: e.http_status(),
             error: e.oauth_error(),
-            description: e.to_string(),
+            description,
             reason: e.reason().to_owned(),
             retry_after: e.retry_after(),
         }
@@ -221,7 +233,7 @@ pub fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, Refusal
             return Err(Refusal {
                 status: 400,
                 error: "unsupported_grant_type",
-                description: format!("grant_type must be {GRANT_TYPE}"),
+                description: format!("unsupported_grant_type: grant_type must be {GRANT_TYPE}"),
                 reason: "unsupported_grant_type".into(),
                 retry_after: None,
             })
@@ -256,7 +268,7 @@ pub fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, Refusal
     let scope = scope.ok_or_else(|| Refusal {
         status: 400,
         error: "invalid_scope",
-        description: "scope is missing: ask for session:role:ROLE".into(),
+        description: "missing_scope: ask for session:role:ROLE".into(),
         reason: "missing_scope".into(),
         retry_after: None,
     })?;
@@ -343,15 +355,20 @@ async fn exchange<S: Store>(
     body: Body,
     event: &mut Event,
 ) -> Result<Issued, Refusal> {
-    let bytes: Bytes = axum::body::to_bytes(body, state.max_body)
-        .await
-        .map_err(|_| Refusal {
-            status: 413,
-            error: "invalid_request",
-            description: format!("the request body exceeds {} bytes", state.max_body),
-            reason: "body_too_large".into(),
-            retry_after: None,
-        })?;
+    // A slow client may not hold the request open: the whole body within the body timeout.
+    let bytes: Bytes = tokio::time::timeout(
+        state.body_timeout,
+        axum::body::to_bytes(body, state.max_body),
+    )
+    .await
+    .map_err(|_| Refusal::request("body_timeout", "the request body did not arrive in time"))?
+    .map_err(|_| Refusal {
+        status: 413,
+        error: "invalid_request",
+        description: format!("the request body exceeds {} bytes", state.max_body),
+        reason: "body_too_large".into(),
+        retry_after: None,
+    })?;
     let form = parse_form(headers, &bytes)?;
     event.role = Some(form.role.clone());
     let grant = state
@@ -367,7 +384,7 @@ async fn exchange<S: Store>(
         return Err(Refusal {
             status: 429,
             error: "temporarily_unavailable",
-            description: "too many requests for this subject; retry later".into(),
+            description: "rate_limited: too many requests for this subject; retry later".into(),
             reason: "rate_limited".into(),
             retry_after: Some(wait),
         });
@@ -376,11 +393,17 @@ async fn exchange<S: Store>(
         identity: identity(&grant),
         max_lifetime: grant.max_lifetime,
     };
-    state
-        .minter
-        .exchange(&request, &form.subject_token)
-        .await
-        .map_err(|e| Refusal::from_mint(&e))
+    // The mint runs in its own task: a client that disconnects mid-mint does not abort it
+    // halfway (a secret minted and lost); its result lands in the cache for the retry.
+    let minter = Arc::clone(&state.minter);
+    let subject_token = form.subject_token;
+    let minted = tokio::spawn(async move { minter.exchange(&request, &subject_token).await }).await;
+    match minted {
+        Ok(result) => result.map_err(|e| Refusal::from_mint(&e)),
+        Err(_) => Err(Refusal::from_mint(&MintError::Internal(
+            "the mint task ended abnormally".into(),
+        ))),
+    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct Options {
     pub jwks: JwksOptions,
     pub rate_limit: RateLimit,
     pub max_body: usize,
+    /// How long a request body may take to arrive.
+    pub body_timeout: Duration,
     /// How long a request waits for another process's mint of the same token.
     pub lock_wait: Duration,
 }
@@ -49,6 +51,7 @@ impl Default for Options {
             jwks: JwksOptions::default(),
             rate_limit: RateLimit::default(),
             max_body: http::DEFAULT_MAX_BODY,
+            body_timeout: http::DEFAULT_BODY_TIMEOUT,
             lock_wait: Duration::from_secs(30),
         }
     }
@@ -129,5 +132,6 @@ pub fn build_state<S: Store>(
         audit,
         metrics,
         max_body: options.max_body,
+        body_timeout: options.body_timeout,
     }))
 }

@@ -182,3 +182,39 @@ async fn two_processes_on_one_store_never_both_rotate() {
     let secrets: Vec<String> = tokens.into_iter().chain([token]).collect();
     assert_secret_free(&env, &secrets, &[&a.audit, &b.audit]).await;
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_mint_does_not_cost_a_second_mint() {
+    let env = Env::start().await;
+    let service = env.serve(&env.exchange_config("as-user")).await;
+    let token = env.token_for("alice@example.com");
+    let mark = env.log_mark().await;
+    // Give up long before the mint can finish (it needs several round trips to Snowflake).
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(format!("{}/v1/token", service.url))
+        .form(&[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", token.as_str()),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt"),
+            ("scope", &format!("session:role:{ROLE}")),
+        ])
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client hung up");
+    // The retry gets the token the abandoned request minted (or mints it, once).
+    let a = service.exchange(&env.http, &token, ROLE).await;
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert_eq!(env.mints_since(mark).await, 1, "one ADD, no ROTATE");
+    let pat = a.json["access_token"].as_str().unwrap();
+    assert_eq!(
+        env.mcp_sql(pat, "SELECT CURRENT_ROLE()").await,
+        json!([{ "CURRENT_ROLE()": ROLE }])
+    );
+}

@@ -354,3 +354,42 @@ async fn form_errors_body_limit_and_rate_limit() {
         .await;
     assert_eq!(a.status, 200, "{}", a.json);
 }
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = Env::start().await;
+    let options = Options {
+        body_timeout: std::time::Duration::from_millis(300),
+        ..Options::default()
+    };
+    let service = env
+        .serve_with(&env.exchange_config("as-user"), options)
+        .await;
+    let addr = service.url.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "POST /v1/token HTTP/1.1\r\nHost: {addr}\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n\
+                 grant_type="
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut response = vec![0u8; 4096];
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read(&mut response),
+    )
+    .await
+    .expect("answered before the client gave up")
+    .unwrap();
+    let text = String::from_utf8_lossy(&response[..n]);
+    assert!(text.starts_with("HTTP/1.1 400"), "{text}");
+    assert!(text.contains("body_timeout"), "{text}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+}

@@ -361,13 +361,13 @@ fn judge_claims(
 }
 
 /// The sync path of [`Verifier::verify`] on arbitrary bytes, for the `exchange_token` fuzz
-/// target: parse, header rules, issuer lookup, and (when `key` is given) the signature check,
-/// then the claim rules as if the signature had verified. Must never panic.
+/// target: parse, header rules, issuer lookup, the signature check against a fixed 2048-bit
+/// modulus, then the claim rules as if the signature had verified (so fuzzing reaches them).
+/// Must never panic. Not a verification API: it grants on unsigned claims.
 #[doc(hidden)]
 pub fn fuzz_verify(
     policies: &TrustPolicies,
     data: &[u8],
-    key: Option<RsaPublicKey>,
     requested_role: &str,
     now: SystemTime,
 ) -> Result<Grant, ExchangeError> {
@@ -375,7 +375,10 @@ pub fn fuzz_verify(
     let token = parse_unverified(&text)?;
     check_header(&token)?;
     let (of_issuer, _kid) = issuer_policies(policies, &token)?;
-    if let Some(key) = key {
+    // An odd 2048-bit modulus: the signature math runs on any input, and never verifies.
+    let mut n = vec![0xc5u8; 256];
+    n[255] |= 1;
+    if let Ok(key) = RsaPublicKey::new(rsa::BigUint::from_bytes_be(&n), 65_537u32.into()) {
         // The verdict is ignored so the claim rules below are reached too.
         let _ = check_signature(&token, key);
     }
