@@ -5,6 +5,7 @@
 //! `--output sarif` is accepted for this command only: the global `--output` knows text and json,
 //! so [`sarif_argv`] turns `audit ... --output sarif` into `audit ... --sarif` before parsing.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
@@ -25,6 +26,121 @@ pub(crate) struct AuditArgs {
     /// SARIF 2.1.0 output (also spelled `--output sarif`).
     #[arg(long)]
     pub sarif: bool,
+    /// An automation role whose minting reach is checked against the store's tenants
+    /// (repeatable; default: the multi-tenant blueprint's automation_role from snowpat.toml).
+    #[arg(long = "automation-role", value_name = "ROLE")]
+    pub automation_roles: Vec<String>,
+    /// Person users must not be able to use PATs (seed 001's pairing). Without it, the bar is
+    /// inferred from the account-level policy that governs person users.
+    #[arg(long)]
+    pub person_pats_barred: bool,
+}
+
+/// The users of the store's tenants; an absent store file is an empty store (nothing created).
+fn tenant_users(
+    store_url: &str,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<(BTreeSet<String>, bool), CliError> {
+    use snowpat_core::store::{SqliteStore, Store};
+    let path = store_url.strip_prefix("sqlite:").unwrap_or(store_url);
+    if !std::path::Path::new(path).exists() {
+        return Ok((BTreeSet::new(), false));
+    }
+    runtime.block_on(async {
+        let store = SqliteStore::open(store_url)
+            .await
+            .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
+        let tenants = store
+            .tenants()
+            .await
+            .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
+        Ok((
+            tenants
+                .into_iter()
+                .filter(|t| t.status != "dropped")
+                .map(|t| t.user)
+                .collect(),
+            true,
+        ))
+    })
+}
+
+/// `automation_auth = "pat"`: the automation PAT cannot rotate itself (a session authenticated
+/// by a PAT may not rotate its own user's tokens, `snowflake-behaviour.md` §6.7 S1), so
+/// `rotate-due` warns this many days (server time) before it expires.
+pub(crate) const AUTOMATION_PAT_WARNING_DAYS: i64 = 14;
+
+/// The warning `rotate-due` prints for the automation PAT, if any: it expires within
+/// [`AUTOMATION_PAT_WARNING_DAYS`], or is gone. `None` in key-pair mode, when it has longer, or
+/// when the running identity may not read it (logged instead: a SERVICE user may not list its
+/// own tokens without OWNERSHIP or MODIFY PROGRAMMATIC AUTHENTICATION METHODS on itself, §4.3).
+pub(crate) async fn automation_pat_warning(ctx: &Context) -> Option<String> {
+    use snowpat_core::blueprints::multi_tenant::AUTOMATION_PAT;
+    use snowpat_core::config::AutomationAuth;
+    use snowpat_sql::ast::{Expr, Ident, Select, SelectItem, Statement};
+    let blueprint = ctx.config.multi_tenant();
+    if blueprint.auth().ok()? != AutomationAuth::Pat {
+        return None;
+    }
+    let user = blueprint.automation_user;
+    let now = Statement::Select(Select {
+        items: vec![SelectItem {
+            expr: Expr::Function {
+                name: "CURRENT_TIMESTAMP".into(),
+                args: vec![],
+            },
+            alias: Some(Ident::new("NOW")),
+        }],
+        from: None,
+        filter: vec![],
+    });
+    let now = ctx
+        .client
+        .execute(&snowpat_client::Statement::new(now.to_string()))
+        .await
+        .ok()?
+        .first()?
+        .get::<snowpat_client::ServerTime>("NOW")
+        .ok()?
+        .as_datetime();
+    let show = Statement::ShowUserPats {
+        for_user: Some(Ident::new(user.clone())),
+    };
+    let rs = match ctx
+        .client
+        .execute(&snowpat_client::Statement::new(show.to_string()))
+        .await
+    {
+        Ok(rs) => rs,
+        Err(e) => {
+            tracing::warn!(
+                "automation_auth = \"pat\": cannot read the expiry of {user}.{AUTOMATION_PAT} ({}); it cannot rotate itself, so check it as an administrator",
+                e.api().and_then(|a| a.code.clone()).unwrap_or_else(|| e.to_string())
+            );
+            return None;
+        }
+    };
+    let expires = rs.rows().iter().find_map(|r| {
+        let name = r.get::<String>("name").ok()?;
+        let status = r.get::<Option<String>>("status").ok().flatten()?;
+        (name == AUTOMATION_PAT && status != "EXPIRED")
+            .then(|| r.get::<snowpat_client::ServerTime>("expires_at").ok())
+            .flatten()
+    });
+    let Some(expires) = expires else {
+        return Some(format!(
+            "automation_auth = \"pat\" but {user} holds no live {AUTOMATION_PAT}: tenant commands will fail with 394400; mint a new one as an administrator (snowpat bootstrap multi-tenant --apply)"
+        ));
+    };
+    let left = expires.as_datetime() - now;
+    (left <= chrono::Duration::days(AUTOMATION_PAT_WARNING_DAYS)).then(|| {
+        format!(
+            "the automation PAT {user}.{AUTOMATION_PAT} expires at {} (server time, {} days left) and cannot rotate itself (§6.7): rotate it as an administrator (ALTER USER {user} ROTATE PROGRAMMATIC ACCESS TOKEN {AUTOMATION_PAT}) and deliver the new secret to the automation's token file",
+            expires.as_datetime().to_rfc3339(),
+            // Whole days, rounded.
+            (left.num_seconds() + 43_200).div_euclid(86_400)
+        )
+    })
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {
@@ -145,8 +261,27 @@ pub(crate) fn run(
         return Err(CliError::Usage("--expiry-days must be 0 or more".into()));
     }
     let ctx = Context::build(global)?;
+    let blueprint = ctx.config.multi_tenant();
+    let roles = if args.automation_roles.is_empty() {
+        vec![blueprint.automation_role.clone()]
+    } else {
+        args.automation_roles.clone()
+    };
+    let (users, found) = tenant_users(&ctx.store_url, runtime)?;
+    if !found {
+        tracing::warn!(
+            "no store at {}: every user the automation role can mint for counts as outside the tenants",
+            ctx.store_url
+        );
+    }
     let options = audit::Options {
         expiry_window: chrono::Duration::days(args.expiry_days),
+        person_pats_barred: args.person_pats_barred.then_some(true),
+        automation: Some(audit::Automation {
+            roles,
+            tenant_users: users,
+            also_allowed: BTreeSet::from([blueprint.automation_user.clone()]),
+        }),
         ..audit::Options::default()
     };
     let report = runtime

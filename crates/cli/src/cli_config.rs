@@ -51,7 +51,11 @@ pub(crate) struct CliConfigArgs {
     pub admin_token_file: Option<PathBuf>,
 }
 
-fn endpoint(url: &str, account: Option<&str>, server_account: Option<String>) -> Endpoint {
+pub(crate) fn endpoint(
+    url: &str,
+    account: Option<&str>,
+    server_account: Option<String>,
+) -> Endpoint {
     let parsed = reqwest::Url::parse(url).ok();
     let host = parsed
         .as_ref()

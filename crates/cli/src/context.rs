@@ -65,6 +65,9 @@ pub(crate) struct Context {
     pub output: OutputFormat,
     /// The base URL, for printed snippets.
     pub url: String,
+    /// The credential's token type (`PROGRAMMATIC_ACCESS_TOKEN`, `KEYPAIR_JWT`, `OAUTH`): how the
+    /// applying identity authenticates, for lockout checks.
+    pub token_type: &'static str,
 }
 
 /// A value that looks like a secret rather than a path: refuse it before anything is sent.
@@ -191,6 +194,7 @@ impl Context {
                     .into(),
             ));
         };
+        let token_type = credential.token_type();
         let mut builder = Client::builder(base, credential);
         if let Some(role) = &role {
             builder = builder.role(role);
@@ -204,6 +208,7 @@ impl Context {
             store_url: args.store.clone().unwrap_or_else(default_store),
             output: args.output,
             url: url.unwrap_or_default(),
+            token_type,
         })
     }
 }

@@ -7,10 +7,13 @@
 mod audit;
 mod bootstrap;
 mod cli_config;
+mod cli_user;
 mod context;
 mod explain;
+mod oauth;
 mod quickstart;
 mod tenant;
+mod verify;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -51,6 +54,12 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write or update a connections.toml entry for the Snowflake CLI or Cortex Code CLI.
     CliConfig(cli_config::CliConfigArgs),
+    /// Seed 001's pairing: a <PERSON>_CLI service user, its role, a restricted PAT, an entry.
+    CliUser(cli_user::CliUserArgs),
+    /// Prove a credential: who, which role, available roles, restriction, expiry, Cortex.
+    Verify(verify::VerifyArgs),
+    /// Snowflake OAuth with PKCE: login, refresh [--keep], status (tokens in a 0600 cache).
+    Oauth(oauth::OauthArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -100,7 +109,7 @@ impl From<snowpat_core::blueprints::BlueprintError> for CliError {
     fn from(e: snowpat_core::blueprints::BlueprintError) -> Self {
         use snowpat_core::blueprints::BlueprintError as B;
         match e {
-            B::Config(m) => Self::Usage(m),
+            B::Config(m) | B::Lockout(m) => Self::Usage(m),
             B::Client(c) => Self::Snowflake(c),
             B::Step(s) => {
                 let statement = s.statement.clone();
@@ -161,6 +170,14 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             init_logging(cli.global.verbose);
             cli_config::run(&args, &cli.global, &runtime()?)
         }
+        Command::CliUser(args) => {
+            init_logging(cli.global.verbose);
+            cli_user::run(args, &cli.global, &runtime()?)
+        }
+        Command::Verify(args) => {
+            init_logging(cli.global.verbose);
+            verify::run(&args, &cli.global, &runtime()?)
+        }
         Command::Tenant(args) => {
             init_logging(cli.global.verbose);
             let ctx = context::Context::build(&cli.global)?;
@@ -174,6 +191,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             runtime()?
                 .block_on(tenant::run_rotate_due(args, &ctx))
                 .map_err(CliError::Failed)
+        }
+        Command::Oauth(args) => {
+            init_logging(cli.global.verbose);
+            oauth::run(args, &cli.global, &runtime()?)
         }
         Command::Quickstart(args) => {
             init_logging(cli.global.verbose);

@@ -2,6 +2,11 @@
 //! free loopback port, the multi-tenant blueprint applied as ADMIN, three tenants provisioned by
 //! the automation identity the blueprint created (its generated key pair), then a fixed table of
 //! expected vs observed results. Exit 0 only if every row matches. No secret is printed.
+//!
+//! The last rows are the audit of the account the run leaves, one row per finding kind with the
+//! count the blueprint and the lifecycle are expected to leave ([`EXPECTED_FINDINGS`]). ADMIN
+//! signs in with a key pair (`--admin-key-file`), so it holds no PAT and every finding is the
+//! blueprint's.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,12 +16,13 @@ use anyhow::Context as _;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use snowpat_client::{BaseUrl, Client, Credential, KeyPair};
+use snowpat_core::audit::{self, Automation, Rule};
 use snowpat_core::blueprints::multi_tenant::{MultiTenant, Options};
 use snowpat_core::blueprints::{bootstrap_multi_tenant, FileSink};
 use snowpat_core::config::MultiTenantConfig;
 use snowpat_core::config::TenantsConfig;
 use snowpat_core::sinks::SinkSpec;
-use snowpat_core::store::SqliteStore;
+use snowpat_core::store::{SqliteStore, Store};
 use snowpat_core::tenants::{Settings, TenantError, TenantId, Tenants};
 use snowpat_emulator::server;
 
@@ -31,6 +37,17 @@ pub(crate) struct QuickstartArgs {
 
 /// The tenants the quickstart provisions.
 const TENANTS: [&str; 3] = ["T0001", "T0002", "T0003"];
+
+/// The findings the run is expected to leave, per kind; every other kind is expected at 0.
+/// - `token-expired-listed`: T0001's rotated-away secret, expired at G and still listed (§6.1
+///   keeps expired tokens 7 days; `rotate-due` removes it).
+/// - `policy-owned-by-applying-role` (low): the automation role owns the blueprint's network
+///   policy and attaches it to the deployment users it owns, the blueprint's documented
+///   trade-off (no narrower privilege can attach a user-level network policy, §4.3).
+const EXPECTED_FINDINGS: [(Rule, usize); 2] = [
+    (Rule::TokenExpiredListed, 1),
+    (Rule::PolicyOwnedByApplyingRole, 1),
+];
 
 /// One row of the table.
 struct Check {
@@ -139,7 +156,7 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
         .map_err(failed)?;
     let config = server::Config {
         listen: ([127, 0, 0, 1], 0).into(),
-        admin_token_file: Some(dir.path().join("admin.token")),
+        admin_key_file: Some(dir.path().join("admin.p8")),
         control_token_file: Some(dir.path().join("control.token")),
         // The real setup: no account-level loopback policy; the blueprint's network policy,
         // attached to the automation and deployment users, is what satisfies
@@ -156,10 +173,11 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
             .with_context(|| format!("reading the emulator's {name}"))
             .map_err(failed)
     };
-    let admin_secret = SecretString::from(read("admin.token")?);
     let control = read("control.token")?;
     let base = BaseUrl::parse(&url).map_err(failed)?;
-    let admin = Client::builder(base, Credential::pat(admin_secret))
+    let admin_key =
+        KeyPair::from_file(&account, "ADMIN", &dir.path().join("admin.p8")).map_err(failed)?;
+    let admin = Client::builder(base, Credential::KeyPair(admin_key))
         .build()
         .map_err(failed)?;
 
@@ -169,6 +187,17 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
         ..MultiTenantConfig::default()
     };
     let blueprint = MultiTenant::new(mt, Options::default())?;
+    // Sinks must live in an existing directory that only we can write (interfaces.md).
+    std::fs::create_dir(dir.path().join("sinks")).map_err(failed)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            dir.path().join("sinks"),
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .map_err(failed)?;
+    }
     let key_file = dir.path().join("sinks").join("automation.p8");
     let sink = FileSink(key_file.clone());
     let outcome = bootstrap_multi_tenant(&admin, &blueprint, true, Some(&sink)).await?;
@@ -198,7 +227,8 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
         tenants: TenantsConfig::default(),
         blueprint: blueprint.config.clone(),
     };
-    let tenants = Tenants::new(automation, Arc::new(store), settings);
+    let store = Arc::new(store);
+    let tenants = Tenants::new(automation, store.clone(), settings);
     let sinks = dir.path().join("sinks");
     let sink = SinkSpec::parse(&format!("file:{}/{{id}}.token", sinks.display()))
         .map_err(|e| failed(anyhow::Error::new(e)))?;
@@ -280,6 +310,38 @@ pub(crate) async fn run(args: QuickstartArgs) -> Result<ExitCode, CliError> {
         "200",
         probe.cortex(&new_secret).await,
     );
+
+    // 4. The audit of what the run left, as ADMIN, against the store's tenants.
+    let tenant_users = store
+        .tenants()
+        .await
+        .map_err(|e| failed(anyhow::Error::new(e)))?
+        .into_iter()
+        .map(|t| t.user)
+        .collect();
+    let options = audit::Options {
+        automation: Some(Automation {
+            roles: vec![blueprint.config.automation_role.clone()],
+            tenant_users,
+            also_allowed: [blueprint.config.automation_user.clone()].into(),
+        }),
+        ..audit::Options::default()
+    };
+    let report = audit::run(&admin, &options)
+        .await
+        .map_err(|e| failed(anyhow::Error::new(e)))?;
+    for rule in Rule::ALL {
+        let expected = EXPECTED_FINDINGS
+            .iter()
+            .find(|(r, _)| *r == rule)
+            .map_or(0, |(_, n)| *n);
+        let observed = report.findings.iter().filter(|f| f.rule == rule).count();
+        check(
+            format!("audit: {}", rule.id()),
+            &expected.to_string(),
+            observed.to_string(),
+        );
+    }
     running.shutdown().await;
 
     let width = checks

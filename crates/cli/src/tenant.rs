@@ -345,6 +345,9 @@ pub(crate) async fn run_rotate_due(args: RotateDueArgs, ctx: &Context) -> anyhow
         )));
     };
     let tenants = open(ctx).await?;
+    if let Some(warning) = crate::audit::automation_pat_warning(ctx).await {
+        let _ = writeln!(std::io::stderr().lock(), "warning: {warning}");
+    }
     match tenants.rotate_due(within).await {
         Ok(results) => summarize(ctx, &results),
         Err(e) => Ok(failed(&e)),

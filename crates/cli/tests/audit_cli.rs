@@ -83,3 +83,121 @@ fn a_bad_fail_on_is_usage_exit_2() {
     let out = emu.snowpat(cwd.path(), &["audit", "--fail-on", "severe"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// `(rule, object)` of every finding in `audit --output json`.
+fn pairs(out: &std::process::Output) -> Vec<(String, String)> {
+    let v: serde_json::Value = serde_json::from_str(&stdout(out)).expect("json");
+    let mut pairs: Vec<(String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_owned(),
+                f["object"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+/// The store's tenants bound the automation role's reach: with the store that provisioned the
+/// tenant, its deployment user is no finding; with an empty store it is one
+/// (`automation-mints-outside-tenants`). `--person-pats-barred` flags ADMIN, whose user-level
+/// policy allows every method.
+#[test]
+fn the_store_decides_which_users_the_automation_role_may_mint_for() {
+    let emu = Emulator::start();
+    let cwd = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", cwd.path().join("state.db").display());
+    // Provisioned as ADMIN: the seed-exact network setting (see cli_config_entries.rs).
+    std::fs::write(
+        cwd.path().join("snowpat.toml"),
+        "[blueprint.multi-tenant]\nallowed_cidrs = [\"none\"]\n",
+    )
+    .unwrap();
+    let key = cwd.path().join("automation.p8");
+    let boot = emu.snowpat(
+        cwd.path(),
+        &[
+            "bootstrap",
+            "multi-tenant",
+            "--apply",
+            "--sink",
+            &format!("file:{}", key.display()),
+        ],
+    );
+    assert!(boot.status.success(), "{}", stderr(&boot));
+    let sink = format!("file:{}/{{id}}.token", cwd.path().display());
+    let provision = emu.snowpat(
+        cwd.path(),
+        &[
+            "--store",
+            &store,
+            "tenant",
+            "provision",
+            "acme",
+            "--sink",
+            &sink,
+        ],
+    );
+    assert!(provision.status.success(), "{}", stderr(&provision));
+
+    // The emulator's own ADMIN token (unrestricted, held by a PERSON user), and the tenant
+    // without a network policy that `allowed_cidrs = ["none"]` (the seed exactly) leaves.
+    let admin = vec![
+        ("person-user-pat".to_owned(), "USER ADMIN".to_owned()),
+        (
+            "service-user-no-network-policy".to_owned(),
+            "USER DEPLOYMENT_ACME".to_owned(),
+        ),
+        (
+            "unrestricted-pat".to_owned(),
+            "PAT ADMIN.EMULATOR_ADMIN".to_owned(),
+        ),
+    ];
+    let out = emu.snowpat(
+        cwd.path(),
+        &["--store", &store, "audit", "--output", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(pairs(&out), admin);
+
+    let empty = format!("sqlite:{}", cwd.path().join("none.db").display());
+    let out = emu.snowpat(
+        cwd.path(),
+        &["--store", &empty, "audit", "--output", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut want = admin.clone();
+    want.push((
+        "automation-mints-outside-tenants".to_owned(),
+        "USER DEPLOYMENT_ACME".to_owned(),
+    ));
+    want.sort();
+    assert_eq!(pairs(&out), want);
+    assert!(
+        !cwd.path().join("none.db").exists(),
+        "audit created a store"
+    );
+
+    let out = emu.snowpat(
+        cwd.path(),
+        &[
+            "--store",
+            &store,
+            "audit",
+            "--person-pats-barred",
+            "--output",
+            "json",
+        ],
+    );
+    let mut want = admin;
+    want.push((
+        "person-user-pat-allowed".to_owned(),
+        "USER ADMIN".to_owned(),
+    ));
+    want.sort();
+    assert_eq!(pairs(&out), want);
+}

@@ -336,9 +336,9 @@ fn json_output_is_one_object_per_line() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     let summary = lines.last().unwrap();
-    assert_eq!(summary["changes"], 19);
+    assert_eq!(summary["changes"], 20);
     assert_eq!(summary["applied"], false);
-    assert_eq!(lines.len(), 20);
+    assert_eq!(lines.len(), 21);
     assert!(lines[0]["sql"]
         .as_str()
         .unwrap()

@@ -243,12 +243,12 @@ fn tenant_entry_uses_the_tenants_user_runtime_role_and_file_sink() {
     let cwd = tempfile::tempdir().unwrap();
     let store = format!("sqlite:{}", cwd.path().join("state.db").display());
     let key = cwd.path().join("automation.p8");
-    // The tenant is provisioned as ADMIN here. With a network policy, the blueprint hands its
-    // ownership to the automation role, and only its owner may attach it to a new user; the
-    // seed-exact setting keeps this test about connection entries.
+    // The tenant is provisioned as ADMIN (ACCOUNTADMIN) under a real network policy: the
+    // blueprint's automation role owns it and sits under SYSADMIN, so ACCOUNTADMIN inherits the
+    // ownership that attaching it to a new user needs (snowflake-behaviour.md §4.3).
     std::fs::write(
         cwd.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nallowed_cidrs = [\"none\"]\n",
+        "[blueprint.multi-tenant]\nallowed_cidrs = [\"127.0.0.1/32\"]\n",
     )
     .unwrap();
     let boot = emu.snowpat(
@@ -276,6 +276,17 @@ fn tenant_entry_uses_the_tenants_user_runtime_role_and_file_sink() {
         ],
     );
     assert!(provision.status.success(), "{}", stderr(&provision));
+    // interfaces.md: tenant commands as ACCOUNTADMIN work but print a warning.
+    assert!(
+        stderr(&provision).contains("warning: running tenant commands as ACCOUNTADMIN"),
+        "{}",
+        stderr(&provision)
+    );
+    let described = emu.admin_sql("DESCRIBE USER DEPLOYMENT_ACME").to_string();
+    assert!(
+        described.contains("SNOWPAT_DEPLOYMENT_NETWORK_POLICY"),
+        "{described}"
+    );
     let file = cwd.path().join("connections.toml");
     let out = emu.snowpat(
         cwd.path(),

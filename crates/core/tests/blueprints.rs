@@ -68,7 +68,7 @@ async fn fresh_account_gets_every_seed_step_and_a_second_plan_is_empty() {
     let bp = blueprint(|_| {}, false);
     let plan = plan_of(&emu, &bp).await;
     let text = sql(&plan);
-    assert_eq!(plan.changes().count(), 19, "{text}");
+    assert_eq!(plan.changes().count(), 20, "{text}");
     // §4.3: APPLY on the policy object only; the per-user grant comes with provisioning.
     assert!(
         !text.contains("APPLY AUTHENTICATION POLICY ON ACCOUNT"),
@@ -90,7 +90,7 @@ async fn fresh_account_gets_every_seed_step_and_a_second_plan_is_empty() {
     let applied = bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
         .await
         .unwrap();
-    assert_eq!(applied.plan.changes().count(), 19);
+    assert_eq!(applied.plan.changes().count(), 20);
     assert!(plan_of(&emu, &bp).await.is_empty());
 }
 
@@ -129,7 +129,7 @@ async fn apply_converges_from_partial_states() {
         let remaining = plan_of(&emu, &bp).await;
         assert_eq!(
             remaining.changes().count(),
-            19 - done,
+            20 - done,
             "after {done}:\n{remaining}"
         );
         let sink = FileSink(emu.dir.path().join("k.p8"));
@@ -235,8 +235,7 @@ async fn preflight_names_the_roles_the_identity_lacks_and_nothing_is_changed() {
         Some(&FileSink(emu.dir.path().join("k"))),
     )
     .await
-    .err()
-    .expect("preflight refuses");
+    .expect_err("preflight refuses");
     match err {
         BlueprintError::Preflight(m) => {
             assert!(
@@ -247,7 +246,7 @@ async fn preflight_names_the_roles_the_identity_lacks_and_nothing_is_changed() {
         other => panic!("{other}"),
     }
     assert!(!emu.dir.path().join("k").exists());
-    assert_eq!(plan_of(&emu, &bp).await.changes().count(), 19);
+    assert_eq!(plan_of(&emu, &bp).await.changes().count(), 20);
 }
 
 #[test]
@@ -285,8 +284,7 @@ async fn existing_roles_are_required_and_never_created() {
     let bp = blueprint(|c| c.existing_roles = true, false);
     let err = bootstrap_multi_tenant(&emu.admin, &bp, false, None)
         .await
-        .err()
-        .expect("missing roles refused");
+        .expect_err("missing roles refused");
     assert!(
         matches!(&err, BlueprintError::Preflight(m) if m.contains("CORTEX_REST_API_ROLE") && m.contains("AUTOMATION_ROLE")),
         "{err}"
@@ -404,4 +402,208 @@ async fn account_wide_apply_and_a_detached_network_policy_are_drift() {
         .await
         .unwrap();
     assert!(plan_of(&emu, &bp).await.is_empty());
+}
+
+async fn opens_as_automation(emu: &Emu, pem: &SecretString) -> bool {
+    let key = KeyPair::from_pem("EMULATOR", "AUTOMATION_USER", pem).unwrap();
+    emu.admin
+        .with_credential(Credential::KeyPair(key))
+        .execute(&Statement::new("SELECT CURRENT_USER()").role("AUTOMATION_ROLE"))
+        .await
+        .is_ok()
+}
+
+fn pem_of(path: &std::path::Path) -> SecretString {
+    SecretString::from(std::fs::read_to_string(path).unwrap())
+}
+
+async fn key_slots(emu: &Emu) -> Vec<(String, String)> {
+    let rs = emu
+        .admin
+        .execute(&Statement::new("DESCRIBE USER AUTOMATION_USER").role("ACCOUNTADMIN"))
+        .await
+        .unwrap();
+    rs.rows()
+        .iter()
+        .filter_map(|r| {
+            let p: String = r.get("property").ok()?;
+            let v: Option<String> = r.get("value").ok()?;
+            let v = v.unwrap_or_default();
+            (p.ends_with("_FP") && !v.is_empty() && v != "null").then_some((p, v))
+        })
+        .collect()
+}
+
+/// `--rotate-automation-key`: the new key goes to the free slot, reaches the sink, is verified,
+/// then the old slot is unset; the old private key stops working; slots alternate; the plan
+/// still sees a key (no re-mint).
+#[tokio::test]
+async fn rotate_automation_key_alternates_slots_verifies_and_retires_the_old_key() {
+    let emu = emulator().await;
+    let bp = blueprint(|_| {}, false);
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    let first = pem_of(&sink.0);
+    let done = bp.rotate_automation_key(&emu.admin, &sink).await.unwrap();
+    assert_eq!(
+        (done.action, done.slot, done.unset),
+        ("rotated", "RSA_PUBLIC_KEY_2", Some("RSA_PUBLIC_KEY"))
+    );
+    let second = pem_of(&sink.0);
+    assert!(opens_as_automation(&emu, &second).await);
+    assert!(!opens_as_automation(&emu, &first).await, "old key retired");
+    assert_eq!(
+        key_slots(&emu).await,
+        vec![("RSA_PUBLIC_KEY_2_FP".to_string(), done.fingerprint.clone())]
+    );
+    let outcome = bootstrap_multi_tenant(&emu.admin, &bp, false, Some(&sink))
+        .await
+        .unwrap();
+    assert!(outcome.plan.is_empty(), "{}", outcome.plan);
+    assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
+    let again = bp.rotate_automation_key(&emu.admin, &sink).await.unwrap();
+    assert_eq!(
+        (again.action, again.slot, again.unset),
+        ("rotated", "RSA_PUBLIC_KEY", Some("RSA_PUBLIC_KEY_2"))
+    );
+    assert!(!opens_as_automation(&emu, &second).await);
+    assert!(opens_as_automation(&emu, &pem_of(&sink.0)).await);
+}
+
+/// Crash points of the rotation, reproduced by hand: a new public key set but never delivered,
+/// and a key delivered but the old slot not yet unset. The two leave the same state (the sink's
+/// key in one slot, another key in the other): the rerun verifies the sink's key, unsets the
+/// other slot and rotates from there, ending with one slot whose private key is in the sink.
+#[tokio::test]
+async fn rotate_automation_key_converges_after_a_crash_at_either_point() {
+    let emu = emulator().await;
+    let bp = blueprint(|_| {}, false);
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    // Crash after SET RSA_PUBLIC_KEY_2, before the sink write: that private key is gone.
+    let (_lost, public) = snowpat_core::blueprints::generate_key().unwrap();
+    emu.admin
+        .execute(
+            &Statement::new(format!(
+                "ALTER USER AUTOMATION_USER SET RSA_PUBLIC_KEY_2 = '{public}'"
+            ))
+            .role("ACCOUNTADMIN"),
+        )
+        .await
+        .unwrap();
+    let original = pem_of(&sink.0);
+    let done = bp.rotate_automation_key(&emu.admin, &sink).await.unwrap();
+    assert!(done.action.contains("interrupted"), "{done:?}");
+    assert_eq!(
+        (done.slot, done.unset),
+        ("RSA_PUBLIC_KEY_2", Some("RSA_PUBLIC_KEY"))
+    );
+    assert_eq!(key_slots(&emu).await.len(), 1);
+    assert!(opens_as_automation(&emu, &pem_of(&sink.0)).await);
+    assert!(!opens_as_automation(&emu, &original).await);
+
+    // Crash after the sink write, before the old slot is unset.
+    let (private, public) = snowpat_core::blueprints::generate_key().unwrap();
+    emu.admin
+        .execute(
+            &Statement::new(format!(
+                "ALTER USER AUTOMATION_USER SET RSA_PUBLIC_KEY = '{public}'"
+            ))
+            .role("ACCOUNTADMIN"),
+        )
+        .await
+        .unwrap();
+    sink.write(&private).unwrap();
+    let done = bp.rotate_automation_key(&emu.admin, &sink).await.unwrap();
+    assert!(done.action.contains("interrupted"), "{done:?}");
+    assert_eq!(
+        (done.slot, done.unset),
+        ("RSA_PUBLIC_KEY_2", Some("RSA_PUBLIC_KEY"))
+    );
+    let slots = key_slots(&emu).await;
+    assert_eq!(slots.len(), 1, "{slots:?}");
+    assert_eq!(slots[0].1, done.fingerprint);
+    assert!(opens_as_automation(&emu, &pem_of(&sink.0)).await);
+    assert!(!opens_as_automation(&emu, &private).await);
+    // A plain rerun rotates again: one slot, the sink's key.
+    let done = bp.rotate_automation_key(&emu.admin, &sink).await.unwrap();
+    assert_eq!(done.action, "rotated");
+    assert_eq!(key_slots(&emu).await.len(), 1);
+}
+
+/// A lost key file: `--plan` / `--apply` say so and point to `--rotate-automation-key`, which
+/// repairs it.
+#[tokio::test]
+async fn a_lost_automation_key_file_is_noticed_and_rotation_repairs_it() {
+    let emu = emulator().await;
+    let bp = blueprint(|_| {}, false);
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    std::fs::remove_file(&sink.0).unwrap();
+    for apply in [false, true] {
+        let outcome = bootstrap_multi_tenant(&emu.admin, &bp, apply, Some(&sink))
+            .await
+            .unwrap();
+        assert!(outcome.plan.is_empty(), "{}", outcome.plan);
+        assert_eq!(outcome.warnings.len(), 1);
+        assert!(
+            outcome.warnings[0].contains("--rotate-automation-key")
+                && outcome.warnings[0].contains("SHA256:"),
+            "{:?}",
+            outcome.warnings
+        );
+    }
+    // A different key in the file is just as lost.
+    let (other, _) = snowpat_core::blueprints::generate_key().unwrap();
+    sink.write(&other).unwrap();
+    let outcome = bootstrap_multi_tenant(&emu.admin, &bp, false, Some(&sink))
+        .await
+        .unwrap();
+    assert_eq!(outcome.warnings.len(), 1);
+    let done = bp.rotate_automation_key(&emu.admin, &sink).await.unwrap();
+    assert_eq!(done.action, "rotated");
+    assert!(opens_as_automation(&emu, &pem_of(&sink.0)).await);
+    let outcome = bootstrap_multi_tenant(&emu.admin, &bp, false, Some(&sink))
+        .await
+        .unwrap();
+    assert!(outcome.warnings.is_empty(), "{:?}", outcome.warnings);
+}
+
+/// Same number of CIDRs, different values: the rule's COMMENT fingerprint shows the drift (SHOW
+/// NETWORK RULES has only the entry count); a rule replaced by hand is drift too.
+#[tokio::test]
+async fn a_changed_cidr_of_the_same_count_replaces_the_network_rule() {
+    let emu = emulator().await;
+    let bp = blueprint(|_| {}, false);
+    let sink = FileSink(emu.dir.path().join("k.p8"));
+    bootstrap_multi_tenant(&emu.admin, &bp, true, Some(&sink))
+        .await
+        .unwrap();
+    let moved = blueprint(|c| c.allowed_cidrs = vec!["127.0.0.1/32".into()], false);
+    let plan = plan_of(&emu, &moved).await;
+    let text = sql(&plan);
+    assert_eq!(plan.changes().count(), 1, "{text}");
+    assert!(text.contains("CREATE OR REPLACE NETWORK RULE"), "{text}");
+    assert!(text.contains("VALUE_LIST = ('127.0.0.1/32')"), "{text}");
+    bootstrap_multi_tenant(&emu.admin, &moved, true, Some(&sink))
+        .await
+        .unwrap();
+    assert!(plan_of(&emu, &moved).await.is_empty());
+    emu.admin
+        .execute(
+            &Statement::new(
+                "CREATE OR REPLACE NETWORK RULE SNOWPAT.POLICIES.SNOWPAT_DEPLOYMENT_INGRESS \
+                 TYPE = IPV4 MODE = INGRESS VALUE_LIST = ('0.0.0.0/0')",
+            )
+            .role("ACCOUNTADMIN"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(plan_of(&emu, &moved).await.changes().count(), 1);
 }

@@ -2,8 +2,15 @@
 //! preflight (`interfaces.md`, `bootstrap BLUEPRINT --plan | --apply`).
 //!
 //! * [`multi_tenant`]: seed 000.
+//! * [`cli_single_role`]: seed 001, and the `cli-user` pairing.
+//! * [`admin_runtime`]: seed 002.
+//! * [`token_exchange`]: seed 003.
 
+pub mod admin_runtime;
+pub mod cli_single_role;
+pub(crate) mod common;
 pub mod multi_tenant;
+pub mod token_exchange;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -32,6 +39,69 @@ pub enum BlueprintError {
     Sink { sink: String, message: String },
     #[error("key generation failed: {0}")]
     Key(String),
+    /// A row of an answer did not have the expected shape.
+    #[error(transparent)]
+    Row(#[from] snowpat_client::RowError),
+    /// The change would cut off the identity applying it (exit 2; only reads were sent).
+    #[error("refused: {0}")]
+    Lockout(String),
+    /// Something the command needs does not exist (exit 1).
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// How the applying identity authenticated: the AUTHENTICATION_METHODS value that must stay
+/// allowed for it (`snowflake-behaviour.md` §5.9.3).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum AuthMethod {
+    Pat,
+    KeyPair,
+    OAuth,
+    Password,
+}
+
+impl AuthMethod {
+    /// The AUTHENTICATION_METHODS name.
+    pub fn policy_name(self) -> &'static str {
+        match self {
+            Self::Pat => "PROGRAMMATIC_ACCESS_TOKEN",
+            Self::KeyPair => "KEYPAIR",
+            Self::OAuth => "OAUTH",
+            Self::Password => "PASSWORD",
+        }
+    }
+
+    /// From a credential's `X-Snowflake-Authorization-Token-Type` (`snowpat_client::Credential::token_type`).
+    pub fn from_token_type(token_type: &str) -> Self {
+        match token_type {
+            "KEYPAIR_JWT" => Self::KeyPair,
+            "OAUTH" => Self::OAuth,
+            _ => Self::Pat,
+        }
+    }
+}
+
+/// Server time (`SELECT CURRENT_TIMESTAMP()`), never the local clock (§6.9).
+pub(crate) async fn server_now(
+    client: &Client,
+) -> Result<snowpat_client::ServerTime, BlueprintError> {
+    use snowpat_sql::ast::{Expr, Select, SelectItem};
+    let select = Statement::Select(Select {
+        items: vec![SelectItem {
+            expr: Expr::Function {
+                name: "CURRENT_TIMESTAMP".into(),
+                args: vec![],
+            },
+            alias: None,
+        }],
+        from: None,
+        filter: vec![],
+    });
+    let rs = crate::plan::execute(client, &crate::plan::Step::read(None, select)).await?;
+    let row = rs.first().ok_or_else(|| {
+        BlueprintError::NotFound("SELECT CURRENT_TIMESTAMP() returned no row".into())
+    })?;
+    Ok(row.get_at::<snowpat_client::ServerTime>(0)?)
 }
 
 impl BlueprintError {
@@ -66,6 +136,14 @@ impl FileSink {
             }
         }
         Ok(Self(PathBuf::from(path)))
+    }
+
+    /// The file rules of `interfaces.md`, checked before anything is sent: the directory exists,
+    /// is no symlink and is not writable by group or others; the target is no symlink.
+    pub fn preflight(&self) -> Result<(), BlueprintError> {
+        crate::sinks::Sink::File(self.0.clone())
+            .preflight()
+            .map_err(|e| BlueprintError::Config(format!("--sink {}: {e}", self.0.display())))
     }
 
     /// Writes `secret` 0600 through a temporary file (O_EXCL|O_NOFOLLOW), fsync and rename.
@@ -161,6 +239,7 @@ pub fn generate_key() -> Result<(SecretString, String), BlueprintError> {
 }
 
 /// What `bootstrap` did.
+#[derive(Debug)]
 pub struct Outcome {
     /// The changes (empty: "no changes").
     pub plan: Plan,
@@ -168,6 +247,12 @@ pub struct Outcome {
     pub applied: bool,
     /// Where the minted credential went, if one was minted.
     pub delivered: Option<PathBuf>,
+    /// Things the operator must know that do not stop the command (printed as `warning:`).
+    pub warnings: Vec<String>,
+}
+
+fn needs_key_check(blueprint: &multi_tenant::MultiTenant) -> bool {
+    blueprint.auth == crate::config::AutomationAuth::KeyPair
 }
 
 /// `bootstrap multi-tenant`: preflight, read, plan; with `apply`, deliver any key first, send the
@@ -178,9 +263,26 @@ pub async fn bootstrap_multi_tenant(
     apply: bool,
     sink: Option<&FileSink>,
 ) -> Result<Outcome, BlueprintError> {
+    if let Some(sink) = sink {
+        sink.preflight()?;
+    }
     blueprint.preflight(client).await?;
     let observed = blueprint.observe(client).await?;
     blueprint.check_existing_roles(&observed)?;
+    let warnings = match (needs_key_check(blueprint), sink) {
+        (true, Some(sink)) => match multi_tenant::key_status(&observed, sink) {
+            multi_tenant::KeyStatus::Lost { fingerprints } => vec![format!(
+                "the automation key in Snowflake ({}) has no private key in {}: the key file is \
+                 lost or replaced. Run `snowpat bootstrap multi-tenant --rotate-automation-key \
+                 --sink file:{}` to set a new key pair",
+                fingerprints.join(", "),
+                sink.0.display(),
+                sink.0.display()
+            )],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
     let needs_key = blueprint.auth == crate::config::AutomationAuth::KeyPair;
     // Plan first without a key to learn whether one is needed.
     let probe = blueprint.plan(&observed, None);
@@ -193,6 +295,7 @@ pub async fn bootstrap_multi_tenant(
             plan: probe,
             applied: apply,
             delivered: None,
+            warnings,
         });
     }
     let sink = sink.ok_or_else(|| {
@@ -231,5 +334,6 @@ pub async fn bootstrap_multi_tenant(
         plan,
         applied: true,
         delivered: Some(sink.0.clone()),
+        warnings,
     })
 }

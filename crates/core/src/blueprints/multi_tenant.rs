@@ -25,12 +25,27 @@
 //!   user-level network policy (no APPLY/ATTACH on a network policy object; the global ATTACH
 //!   POLICY covers only the account-level policy), so this is the least it can hold; an audit
 //!   should flag the ownership. With `allowed_cidrs = ["none"]` nothing is created or attached
-//!   (ENFORCED_NOT_REQUIRED).
+//!   (ENFORCED_NOT_REQUIRED);
+//! * the automation role is granted to SYSADMIN (`GRANT ROLE AUTOMATION_ROLE TO ROLE SYSADMIN`),
+//!   Snowflake's recommended place for custom roles. §3.1: custom roles are not granted to
+//!   ACCOUNTADMIN automatically, so ACCOUNTADMIN could not
+//!   attach the network policy the automation role owns (§4.3), so `tenant provision` run as
+//!   ACCOUNTADMIN failed with `003001`. Through SYSADMIN → AUTOMATION_ROLE, ACCOUNTADMIN's
+//!   effective roles (§4.1) include the owner, and tenant commands work as ACCOUNTADMIN (with the
+//!   warning `interfaces.md` asks for). The alternatives are worse: handing the network policy
+//!   back to ACCOUNTADMIN would break provisioning by the automation identity, and granting the
+//!   role straight to ACCOUNTADMIN leaves SYSADMIN unable to manage what the blueprint owns,
+//!   against Snowflake's guidance. Trade-off: SYSADMIN sessions also hold the automation role's
+//!   privileges (CREATE USER, the network policy, MPAM on deployment users); an administrator who
+//!   can already use SYSADMIN is trusted with account objects anyway. The runtime role is not
+//!   granted to SYSADMIN: it owns nothing, and ACCOUNTADMIN reaches it through its owner.
 //!
 //! Applying is idempotent: the account is read first and only what is missing or drifted is sent
-//! (roles, grants, PAT_POLICY contents, the network rule's size, the automation user's TYPE,
+//! (roles, grants, PAT_POLICY contents, the network rule's size and the fingerprint of its
+//! VALUE_LIST kept in its COMMENT, the automation user's TYPE,
 //! DEFAULT_ROLE, network policy, role, policy and key, who owns the deployment policy and network
-//! policy, and an account-wide APPLY AUTHENTICATION POLICY to revoke).
+//! policy, the automation role's grant to SYSADMIN, and an account-wide APPLY AUTHENTICATION
+//! POLICY to revoke).
 
 use std::collections::BTreeSet;
 
@@ -50,6 +65,8 @@ use crate::plan::{execute, Plan, Step};
 const SECURITYADMIN: &str = "SECURITYADMIN";
 /// The role used for policies, users and account-level grants (seed step 3 and 4).
 const ACCOUNTADMIN: &str = "ACCOUNTADMIN";
+/// The system role custom roles are granted to (`snowflake-behaviour.md` §3.1).
+const SYSADMIN: &str = "SYSADMIN";
 /// The name of the automation PAT in `automation_auth = "pat"` mode (seed step 4).
 pub const AUTOMATION_PAT: &str = "AUTOMATION_PAT";
 /// The network rule and policy created when `allowed_cidrs` is not `["none"]`.
@@ -89,6 +106,8 @@ pub struct Observed {
     pub network_rule: bool,
     /// `entries_in_valuelist` of the network rule.
     pub network_rule_entries: Option<u64>,
+    /// The network rule's COMMENT (carries a fingerprint of its VALUE_LIST).
+    pub network_rule_comment: Option<String>,
     pub network_policy: bool,
     /// (privilege, granted_on, name) to the runtime role.
     pub runtime_grants: Vec<(String, String, String)>,
@@ -99,6 +118,8 @@ pub struct Observed {
     pub user_props: Vec<(String, String)>,
     /// Roles granted to the automation user.
     pub user_roles: BTreeSet<String>,
+    /// Roles granted to SYSADMIN (`SHOW GRANTS TO ROLE SYSADMIN`, `granted_on = ROLE`).
+    pub sysadmin_roles: BTreeSet<String>,
     /// Authentication policy set on the automation user.
     pub user_policy: Option<String>,
     pub user_pats: BTreeSet<String>,
@@ -388,6 +409,7 @@ impl MultiTenant {
             o.network_rule = names(&rules).iter().any(|n| n == NETWORK_RULE);
             if let Some(i) = names(&rules).iter().position(|n| n == NETWORK_RULE) {
                 o.network_rule_entries = rs_u64(&rules, i, "entries_in_valuelist");
+                o.network_rule_comment = Some(col(&rules, i, "comment"));
             }
         }
         let policies = execute(
@@ -420,6 +442,18 @@ impl MultiTenant {
             .await?;
             o.automation_grants = grants(&rs);
         }
+        let rs = execute(
+            client,
+            &read(Statement::ShowGrants(ShowGrantsTarget::ToRole(ident(
+                SYSADMIN,
+            )))),
+        )
+        .await?;
+        o.sysadmin_roles = grants(&rs)
+            .into_iter()
+            .filter(|(p, on, _)| p == "USAGE" && on == "ROLE")
+            .map(|(_, _, name)| name)
+            .collect();
         let users = execute(
             client,
             &read(Statement::ShowUsers {
@@ -556,6 +590,19 @@ impl MultiTenant {
                 },
             ));
         }
+        // The automation role joins the SYSADMIN hierarchy (Snowflake's recommended place for
+        // custom roles), so ACCOUNTADMIN inherits what it owns: see the module doc.
+        if !o.sysadmin_roles.contains(&c.automation_role) {
+            steps.push(Step::change(
+                SECURITYADMIN,
+                "the automation role under SYSADMIN, so ACCOUNTADMIN inherits what it owns",
+                Statement::GrantRole {
+                    role: automation.clone(),
+                    to: Grantee::Role(ident(SYSADMIN)),
+                    with_grant_option: false,
+                },
+            ));
+        }
         // Seed step 3: where the policies live, and the policies.
         if !o.database {
             steps.push(Step::change(
@@ -654,9 +701,15 @@ impl MultiTenant {
             }
         }
         if let Some(cidrs) = &self.cidrs {
+            // SHOW NETWORK RULES gives the entry count but not the values (there is no DESCRIBE
+            // NETWORK RULE in the spec), so the rule's COMMENT carries a SHA-256 of its
+            // VALUE_LIST: a changed allowed_cidrs, or a rule replaced by hand, shows as drift.
+            let comment = cidrs_comment(cidrs);
             let count_drift = o.network_rule
-                && o.network_rule_entries
-                    .is_some_and(|n| n != cidrs.len() as u64);
+                && (o
+                    .network_rule_entries
+                    .is_some_and(|n| n != cidrs.len() as u64)
+                    || o.network_rule_comment.as_deref() != Some(comment.as_str()));
             if !o.network_rule || count_drift {
                 steps.push(Step::change(
                     ACCOUNTADMIN,
@@ -678,6 +731,7 @@ impl MultiTenant {
                                     cidrs.iter().map(|c| Value::String(c.clone())).collect(),
                                 ),
                             ),
+                            Property::new("COMMENT", Value::String(comment)),
                         ],
                     },
                 ));
@@ -919,7 +973,8 @@ impl MultiTenant {
         }
         match self.auth {
             AutomationAuth::KeyPair => {
-                if prop("RSA_PUBLIC_KEY_FP").is_empty() || prop("RSA_PUBLIC_KEY_FP") == "null" {
+                // Either slot counts: after --rotate-automation-key the key may live in _2.
+                if key_fingerprints(o).is_empty() {
                     steps.push(Step::change(
                         ACCOUNTADMIN,
                         "automation identity: a generated RSA key (private key to --sink)",
@@ -992,7 +1047,264 @@ impl MultiTenant {
     }
 }
 
+/// The network rule's COMMENT: a SHA-256 of the CIDRs, in order.
+fn cidrs_comment(cidrs: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for c in cidrs {
+        h.update(c.as_bytes());
+        h.update(b"\n");
+    }
+    format!("snowpat allowed_cidrs sha256:{}", hex::encode(h.finalize()))
+}
+
 /// A TOML basic string.
 fn toml_string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
+}
+
+/// The fingerprints of the automation user's keys: (`RSA_PUBLIC_KEY` or `RSA_PUBLIC_KEY_2`, fp).
+pub fn key_fingerprints(o: &Observed) -> Vec<(&'static str, String)> {
+    [
+        ("RSA_PUBLIC_KEY", "RSA_PUBLIC_KEY_FP"),
+        ("RSA_PUBLIC_KEY_2", "RSA_PUBLIC_KEY_2_FP"),
+    ]
+    .into_iter()
+    .filter_map(|(slot, fp)| {
+        let value = o
+            .user_props
+            .iter()
+            .find(|(p, _)| p == fp)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        (!value.is_empty() && value != "null").then_some((slot, value))
+    })
+    .collect()
+}
+
+/// Whether the private key in a sink belongs to a key Snowflake has for the automation user.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum KeyStatus {
+    /// Snowflake has no key for the automation user (the next apply sets one).
+    NoKey,
+    /// The sink's private key matches this slot.
+    Held(&'static str),
+    /// Snowflake has these key fingerprints, and the sink has no private key for any of them.
+    Lost { fingerprints: Vec<String> },
+}
+
+/// `SHA256:...` of the private key in `path` (as DESCRIBE USER prints it), if it is a readable key.
+pub fn sink_fingerprint(path: &std::path::Path) -> Option<String> {
+    snowpat_client::KeyPair::from_file("ACCOUNT", "USER", path)
+        .ok()
+        .map(|k| k.fingerprint().to_string())
+}
+
+/// Compares the automation user's keys with the private key in `sink`.
+pub fn key_status(o: &Observed, sink: &super::FileSink) -> KeyStatus {
+    let keys = key_fingerprints(o);
+    if !o.user || keys.is_empty() {
+        return KeyStatus::NoKey;
+    }
+    let held = sink_fingerprint(&sink.0);
+    match keys.iter().find(|(_, fp)| Some(fp) == held.as_ref()) {
+        Some((slot, _)) => KeyStatus::Held(slot),
+        None => KeyStatus::Lost {
+            fingerprints: keys.into_iter().map(|(_, fp)| fp).collect(),
+        },
+    }
+}
+
+/// What `--rotate-automation-key` did.
+#[derive(Debug)]
+pub struct KeyRotation {
+    /// `rotated` (or `rotated after finishing an interrupted rotation`).
+    pub action: &'static str,
+    /// The slot that now holds the key whose private half is in the sink.
+    pub slot: &'static str,
+    pub fingerprint: String,
+    /// The slot unset at the end, if one was set.
+    pub unset: Option<&'static str>,
+}
+
+impl MultiTenant {
+    async fn current_account(&self, client: &Client) -> Result<String, BlueprintError> {
+        let rs = execute(
+            client,
+            &Step::read(
+                None,
+                Statement::Select(Select {
+                    items: vec![SelectItem {
+                        expr: Expr::Function {
+                            name: "CURRENT_ACCOUNT".into(),
+                            args: vec![],
+                        },
+                        alias: Some(ident("A")),
+                    }],
+                    from: None,
+                    filter: vec![],
+                }),
+            ),
+        )
+        .await?;
+        Ok(col(&rs, 0, "A"))
+    }
+
+    /// Opens a key-pair session as the automation user with `pem`; an error unless it works.
+    async fn verify_key(
+        &self,
+        client: &Client,
+        account: &str,
+        pem: &SecretString,
+    ) -> Result<(), BlueprintError> {
+        let key = snowpat_client::KeyPair::from_pem(account, &self.config.automation_user, pem)
+            .map_err(|e| BlueprintError::Key(e.to_string()))?;
+        let session = client.with_credential(snowpat_client::Credential::KeyPair(key));
+        let who = execute(
+            &session,
+            &Step::read(
+                Some(&self.config.automation_role),
+                Statement::Select(Select {
+                    items: vec![SelectItem {
+                        expr: Expr::Function {
+                            name: "CURRENT_USER".into(),
+                            args: vec![],
+                        },
+                        alias: Some(ident("U")),
+                    }],
+                    from: None,
+                    filter: vec![],
+                }),
+            ),
+        )
+        .await?;
+        if col(&who, 0, "U") == self.config.automation_user {
+            Ok(())
+        } else {
+            Err(BlueprintError::Key(format!(
+                "the new key opened a session as {:?}, not {}",
+                col(&who, 0, "U"),
+                self.config.automation_user
+            )))
+        }
+    }
+
+    async fn unset_key(&self, client: &Client, slot: &str) -> Result<(), BlueprintError> {
+        execute(
+            client,
+            &Step::change(
+                ACCOUNTADMIN,
+                "retire the old automation key",
+                Statement::AlterUser {
+                    if_exists: false,
+                    user: Some(ident(&self.config.automation_user)),
+                    action: AlterUserAction::Unset(vec![ident(slot)]),
+                },
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// `bootstrap multi-tenant --rotate-automation-key`: a new key pair for the automation user,
+    /// in this order, each step safe to crash after: set the new public key in the free slot
+    /// (`RSA_PUBLIC_KEY_2` when the current key is in `RSA_PUBLIC_KEY`, and the other way round),
+    /// deliver the private key to the sink, verify that a key-pair session as the automation
+    /// user opens with it, then unset the old slot. A rerun after a crash finds the sink's key in
+    /// one slot and another key in the other (a crash after the sink write, where the other is the
+    /// old key, or before it, where the other was never delivered; they look the same): it
+    /// verifies the sink's key, unsets the other slot, and rotates from there. A lost
+    /// key file is repaired the same way, since the administrator, not the key, authorises this.
+    pub async fn rotate_automation_key(
+        &self,
+        client: &Client,
+        sink: &super::FileSink,
+    ) -> Result<KeyRotation, BlueprintError> {
+        if self.auth != AutomationAuth::KeyPair {
+            return Err(BlueprintError::Config(
+                "--rotate-automation-key needs automation_auth = \"keypair\"".into(),
+            ));
+        }
+        sink.preflight()?;
+        self.preflight(client).await?;
+        let o = self.observe(client).await?;
+        if !o.user {
+            return Err(BlueprintError::NotFound(format!(
+                "user {} does not exist: run `snowpat bootstrap multi-tenant --apply` first",
+                self.config.automation_user
+            )));
+        }
+        let keys = key_fingerprints(&o);
+        let held = sink_fingerprint(&sink.0);
+        let current = keys
+            .iter()
+            .find(|(_, fp)| Some(fp) == held.as_ref())
+            .map(|(slot, _)| *slot);
+        let other = |slot: &str| {
+            if slot == "RSA_PUBLIC_KEY" {
+                "RSA_PUBLIC_KEY_2"
+            } else {
+                "RSA_PUBLIC_KEY"
+            }
+        };
+        let user = ident(&self.config.automation_user);
+        let account = self.current_account(client).await?;
+        let mut keys = keys;
+        let mut action = "rotated";
+        if let (Some(slot), 2) = (current, keys.len()) {
+            // Both slots set and the sink holds one: either a crash after the sink write (the
+            // other slot is the old key) or before it (the other slot is an undelivered key).
+            // The two look the same; either way the other slot is not needed: verify the sink's
+            // key, unset the other, and rotate from there.
+            let pem = std::fs::read_to_string(&sink.0).map_err(|e| BlueprintError::Sink {
+                sink: sink.0.display().to_string(),
+                message: e.to_string(),
+            })?;
+            self.verify_key(client, &account, &SecretString::from(pem))
+                .await?;
+            self.unset_key(client, other(slot)).await?;
+            keys.retain(|(s, _)| *s == slot);
+            action = "rotated after finishing an interrupted rotation";
+        }
+        let target = match current {
+            Some(slot) => other(slot),
+            None if keys.iter().any(|(s, _)| *s == "RSA_PUBLIC_KEY") => "RSA_PUBLIC_KEY_2",
+            None => "RSA_PUBLIC_KEY",
+        };
+        let (private, public) = super::generate_key()?;
+        execute(
+            client,
+            &Step::change(
+                ACCOUNTADMIN,
+                "new automation key",
+                Statement::AlterUser {
+                    if_exists: false,
+                    user: Some(user.clone()),
+                    action: AlterUserAction::Set(vec![Property::new(
+                        target,
+                        Value::String(public),
+                    )]),
+                },
+            ),
+        )
+        .await?;
+        sink.write(&private)?;
+        let fingerprint = sink_fingerprint(&sink.0).unwrap_or_default();
+        let slot = target;
+        // Verify before anything old is removed.
+        self.verify_key(client, &account, &private).await?;
+        let old = other(slot);
+        let unset = if keys.iter().any(|(s, _)| *s == old) {
+            self.unset_key(client, old).await?;
+            Some(old)
+        } else {
+            None
+        };
+        Ok(KeyRotation {
+            action,
+            slot,
+            fingerprint,
+            unset,
+        })
+    }
 }
