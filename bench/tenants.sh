@@ -42,6 +42,8 @@ cleanup() {
 trap cleanup EXIT
 
 now() { date +%s.%N; }
+# minus A B: A - B, to the millisecond.
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }
 
 # start_emulator SIDE: an emulator with the latency, on a free loopback port; sets URL.
 start_emulator() {
@@ -118,8 +120,8 @@ t0="$(now)"
 }
 t1="$(now)"
 SNOWPAT_CPU="$(awk '{ printf "%.2f", $1 + $2 }' "$dir/cpu")"
-EMULATOR_CPU="$(echo "$(cpu_seconds "$SNOWPAT_EMULATOR_PID") - $EMULATOR_CPU_BEFORE" | bc -l)"
-SNOWPAT_SECONDS="$(echo "$t1 - $t0" | bc -l)"
+EMULATOR_CPU="$(minus "$(cpu_seconds "$SNOWPAT_EMULATOR_PID")" "$EMULATOR_CPU_BEFORE")"
+SNOWPAT_SECONDS="$(minus "$t1" "$t0")"
 
 if [ "${BENCH_SKIP_SEED:-}" = 1 ]; then
   created="$(grep -c '"action":"created"' "$WORK/snowpat/provision.out" || true)"
@@ -141,7 +143,7 @@ t0="$(now)"
   exit 1
 }
 t1="$(now)"
-SEED_SECONDS="$(echo "$t1 - $t0" | bc -l)"
+SEED_SECONDS="$(minus "$t1" "$t0")"
 
 # Both sides delivered one secret per tenant.
 for side in snowpat seed; do

@@ -16,7 +16,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Instant;
@@ -604,4 +604,27 @@ fn crash_point_names_parse_and_the_test_build_carries_the_hooks() {
     assert_eq!(parse_target("after_send:0"), None);
     assert_eq!(parse_target("after_lunch:1"), None);
     assert!(snowpat_core::tenants::crash::available());
+}
+
+/// The benchmark runner (bench/tenants.sh, not run in CI at its real size) still works end to
+/// end: both sides provision 3 tenants on their own emulators and the table comes out.
+#[test]
+fn bench_runner_smoke_with_three_tenants() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/tenants.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .args(["3", "0"])
+        .env("SNOWPAT_BIN", env!("CARGO_BIN_EXE_snowpat"))
+        .env_remove("SNOWPAT_CRASH_AT")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n(the runner needs python3 with requests: pip install -r interop/requirements.txt)",
+        stderr(&out)
+    );
+    let table = stdout(&out);
+    for row in ["seed 000 class (python)", "snowpat defaults", "speedup"] {
+        assert!(table.contains(row), "{row} in {table}");
+    }
 }

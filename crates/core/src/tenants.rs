@@ -12,7 +12,8 @@
 //! ADD PAT goes alone, so that its secret comes back in the answer and a `retry=true`
 //! resubmission replays exactly that answer (§2.8). Both requests are journaled before they are
 //! sent. Nothing is read first when the store knows no token for the tenant: the ADD says
-//! `IF NOT EXISTS` (§5.12.1), and only an empty answer (the token exists) costs a `SHOW USER PATS`.
+//! `IF NOT EXISTS` (`snowflake-behaviour.md` §5.12.1), and only an empty answer (the token
+//! exists) costs a `SHOW USER PATS`.
 //!
 //! Crash safety: [`crash`] names the points where a `test-hooks` build can be made to abort.
 
@@ -636,7 +637,8 @@ impl<S: Store> Tenants<S> {
             if_exists: false,
             user: Some(Ident::new(self.settings.user(id))),
             action: AlterUserAction::AddPat(AddPat {
-                // §5.12.1: on an existing name nothing happens and no secret comes back.
+                // snowflake-behaviour.md §5.12.1: on an existing name nothing happens and no
+                // secret comes back.
                 if_not_exists: true,
                 name: Ident::new(self.settings.token(id)),
                 role_restriction: Some(self.settings.role()),
