@@ -58,6 +58,7 @@ mod cortex;
 mod driver;
 mod faults;
 mod files;
+mod jwks;
 mod log;
 mod mcp;
 mod oauth;

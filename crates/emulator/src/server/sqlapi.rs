@@ -188,6 +188,7 @@ pub(crate) async fn submit(State(shared): State<Arc<Shared>>, request: Request) 
         shared.log(early_line(400, "390142"));
         return wire::invalid_payload();
     };
+    super::jwks::prepare(&shared, &submission.credential).await;
     let worker = shared.clone();
     match tokio::task::spawn_blocking(move || submit_blocking(&worker, submission)).await {
         Ok(response) => response,
@@ -280,6 +281,7 @@ fn submit_blocking(shared: &Arc<Shared>, job: Submission) -> Response {
         login_name: None,
         requested_role: job.role.clone(),
         channel: Channel::SqlApi,
+        jwks: shared.jwks.snapshot(),
     };
     let mut session = match core.account.authenticate(&job.credential, &context, now) {
         Ok(session) => session,
@@ -809,6 +811,7 @@ fn lookup(
         login_name: None,
         requested_role: None,
         channel: Channel::SqlApi,
+        jwks: shared.jwks.snapshot(),
     };
     let session = match core.account.authenticate(credential, &context, now) {
         Ok(session) => session,
@@ -877,6 +880,7 @@ pub(crate) async fn status(
         Ok(found) => found,
         Err(response) => return *response,
     };
+    super::jwks::prepare(&shared, &credential).await;
     let pairs = query::parse(request.uri().query());
     let partition = match pairs.as_deref() {
         Some(pairs) if query::get(pairs, "nullable").is_none() => {
@@ -989,6 +993,7 @@ pub(crate) async fn cancel(
         Ok(found) => found,
         Err(response) => return *response,
     };
+    super::jwks::prepare(&shared, &credential).await;
     let worker = shared.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let mut core = lock(&worker.core);

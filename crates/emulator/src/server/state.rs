@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub faults: Mutex<FaultState>,
     pub control_token: Option<SecretString>,
     admin_token: Mutex<Option<SecretString>>,
+    /// JWKS key sets of External OAuth integrations (loopback URLs only, protocols §5.4).
+    pub jwks: super::jwks::JwksCache,
 }
 
 /// A stored answer (status, JSON body, `Link` header).
@@ -334,6 +336,7 @@ impl Shared {
             faults: Mutex::new(faults),
             control_token,
             admin_token: Mutex::new(admin_token),
+            jwks: super::jwks::JwksCache::default(),
         })
     }
 
