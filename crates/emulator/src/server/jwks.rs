@@ -30,7 +30,7 @@ pub(crate) const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// Whole-fetch timeout.
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
 /// At most one fetch per URL in this interval.
-pub(crate) const MIN_REFETCH: Duration = Duration::from_secs(5);
+pub(crate) const MIN_REFETCH: Duration = Duration::from_secs(3);
 /// A cached set is refetched (subject to [`MIN_REFETCH`]) once it is this old.
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(300);
 

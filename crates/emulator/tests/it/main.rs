@@ -10,6 +10,7 @@
 //! * `peers` — the TCP peer decides, never a forwarding header; control API loopback only.
 //! * `cortex` — Cortex endpoints: 200/401/403/400 (protocols §7).
 //! * `durability` — `--state` across restarts.
+//! * `jwks` — External OAuth keys from loopback JWKS URLs: kid, RS/ES algorithms, rotation, caps (protocols §5.4).
 //! * `oauth` — External OAuth JWTs (rows 58–59) and Snowflake OAuth code/PKCE/refresh (protocols §5–§6).
 //! * `driver` — the connector protocol (protocols §4) and the driver rows of §10.
 //! * `mcp` — the managed MCP server endpoint (protocols §8).
@@ -29,6 +30,7 @@ mod durability;
 mod faults;
 mod idempotency;
 mod input;
+mod jwks;
 mod mcp;
 mod oauth;
 mod peers;
