@@ -52,6 +52,7 @@
 //! fails, or whose change cannot be written, is rolled back from the engine's undo record
 //! ([`crate::engine::Account::execute_uncommitted`]), so nothing answered otherwise is half-applied.
 
+mod bindings;
 mod bootstrap;
 mod control;
 mod cortex;

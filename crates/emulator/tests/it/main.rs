@@ -5,6 +5,7 @@
 //! * `control` — the control API: token, clock, log, faults, healthz (interfaces.md).
 //! * `binary` — the real `snowpat-emulator` binary: ready line, flags, `kill -9` durability.
 //! * `sqlapi` — SQL API v2 shapes, multi-statement, partitions, async, cancel (protocols §2).
+//! * `bindings` — SQL API bind variables (protocols §2.4, §2.6).
 //! * `idempotency` — requestId + retry=true, drop replay (protocols §2.8).
 //! * `faults` — latency, seeded 429/503, drops, scripted statement faults.
 //! * `peers` — the TCP peer decides, never a forwarding header; control API loopback only.
@@ -22,6 +23,7 @@
 mod harness;
 
 mod binary;
+mod bindings;
 mod conformance_b;
 mod control;
 mod cortex;
