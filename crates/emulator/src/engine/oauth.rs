@@ -15,7 +15,10 @@
 //!   refresh tokens every refresh spends the presented refresh token, bumps the generation and
 //!   issues a new pair; access tokens of older generations stop working. Presenting a spent
 //!   refresh token revokes the whole family (protocols §6.4).
-//! * External OAuth JWTs are checked against real time (§6.9), in the order of protocols §5.4.
+//! * External OAuth JWTs are checked against real time (§6.9), in the order of protocols §5.4:
+//!   RS256/384/512 with EXTERNAL_OAUTH_RSA_PUBLIC_KEY(_2), or RS*/ES256/384/512 with a key of the
+//!   integration's JWKS; the engine never fetches — the server hands it the key sets it fetched
+//!   from loopback URLs ([`JwksKeys`], `server/jwks.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -1839,6 +1842,37 @@ mod tests {
         let text = format!("{req:?}");
         assert!(text.contains("refresh_token") && text.contains("client"));
         assert!(!text.contains("hush"));
+    }
+
+    #[test]
+    fn protocols_5_4_jwks_parsing_keeps_rsa_and_ec_signing_keys_only() {
+        use p256::ecdsa::signature::Signer;
+        let sk = p256::ecdsa::SigningKey::random(&mut OsRng);
+        let point = sk.verifying_key().to_encoded_point(false);
+        let bytes = point.as_bytes();
+        // A usable EC key, an `enc` key, an `oct` key and a broken RSA key.
+        let doc = serde_json::json!({"keys": [
+            {"kty": "EC", "crv": "P-256", "kid": "ec", "x": URL_SAFE_NO_PAD.encode(&bytes[1..33]),
+             "y": URL_SAFE_NO_PAD.encode(&bytes[33..])},
+            {"kty": "EC", "crv": "P-256", "kid": "enc", "use": "enc",
+             "x": URL_SAFE_NO_PAD.encode(&bytes[1..33]), "y": URL_SAFE_NO_PAD.encode(&bytes[33..])},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "RSA", "kid": "bad", "n": "", "e": "AQAB"},
+        ]});
+        let keys = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].kid(), Some("ec"));
+        let sig: p256::ecdsa::Signature = sk.sign(b"a.b");
+        assert!(keys[0].verify("ES256", b"a.b", &sig.to_bytes()));
+        assert!(!keys[0].verify("ES384", b"a.b", &sig.to_bytes()));
+        assert!(!keys[0].verify("HS256", b"a.b", &sig.to_bytes()));
+        assert!(!keys[0].verify("ES256", b"a.c", &sig.to_bytes()));
+        assert!(matches!(
+            parse_jwks(br#"{"keys": [{"kty": "oct", "k": "AA"}]}"#),
+            Err(JwksError::NoUsableKey)
+        ));
+        assert!(matches!(parse_jwks(b"[]"), Err(JwksError::NotAKeySet)));
+        assert!(!format!("{keys:?}").contains(&URL_SAFE_NO_PAD.encode(&bytes[1..33])));
     }
 
     #[test]

@@ -569,12 +569,19 @@ async fn protocols_5_4_non_loopback_jwks_urls_are_never_contacted_and_refuse() {
     }
     assert_eq!(wildcard.hits(), 0, "0.0.0.0 was contacted");
     assert_eq!(local.hits(), 0, "::ffff:127.0.0.1 was contacted");
-    // The same key from a loopback URL works (the refusals were about the URL only).
+    // The same key from a loopback URL works (the refusals were about the URL only), `localhost`
+    // included.
     let ok_issuer = "https://ok.idp.example";
-    integration(&emu, "ok", ok_issuer, &local.url()).await;
+    integration(
+        &emu,
+        "ok",
+        ok_issuer,
+        &format!("http://localhost:{}/jwks.json", local.port),
+    )
+    .await;
     assert_analyst(
         &sql(&emu, &key.sign(&claims_for(ok_issuer)), WHO).await,
-        "loopback",
+        "localhost",
     );
     assert_eq!(local.hits(), 1);
 }
