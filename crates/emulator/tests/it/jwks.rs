@@ -606,3 +606,39 @@ async fn protocols_5_4_jwks_over_64_kib_refuses() {
         "JWKS under the cap",
     );
 }
+
+#[tokio::test]
+async fn protocols_5_4_ec_keys_come_from_a_jwks_never_from_the_rsa_public_key_property() {
+    let key = IdpKey::p256("k");
+    let Key::P256(sk) = &key.key else {
+        return;
+    };
+    // SubjectPublicKeyInfo of a P-256 key: the fixed id-ecPublicKey/prime256v1 prefix + point.
+    let mut spki = hex_bytes("3059301306072a8648ce3d020106082a8648ce3d030107034200");
+    spki.extend_from_slice(sk.verifying_key().to_encoded_point(false).as_bytes());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&spki);
+    let emu = Emulator::start().await;
+    let (status, body) = emu
+        .sql(
+            &emu.admin(),
+            &format!(
+                "CREATE SECURITY INTEGRATION ec_prop TYPE = EXTERNAL_OAUTH ENABLED = TRUE \
+                 EXTERNAL_OAUTH_TYPE = CUSTOM EXTERNAL_OAUTH_ISSUER = '{ISSUER}' \
+                 EXTERNAL_OAUTH_RSA_PUBLIC_KEY = '{b64}' \
+                 EXTERNAL_OAUTH_TOKEN_USER_MAPPING_CLAIM = 'name' \
+                 EXTERNAL_OAUTH_SNOWFLAKE_USER_MAPPING_ATTRIBUTE = 'LOGIN_NAME'"
+            ),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["code"], "099946", "{body}");
+    let (_, show) = emu.sql(&emu.admin(), "SHOW INTEGRATIONS").await;
+    assert!(!show.to_string().contains("EC_PROP"), "{show}");
+}
+
+fn hex_bytes(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
