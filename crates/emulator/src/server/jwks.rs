@@ -29,7 +29,7 @@ use crate::engine::{jwt_kid, parse_jwks, Credential, Jwk, JwksKeys, TokenType};
 pub(crate) const MAX_JWKS_BYTES: usize = 64 * 1024;
 /// Whole-fetch timeout.
 pub(crate) const FETCH_TIMEOUT: Duration = Duration::from_secs(3);
-/// At most one fetch per URL in this interval.
+/// At most one fetch per URL in this interval (counted from the end of the previous attempt).
 pub(crate) const MIN_REFETCH: Duration = Duration::from_secs(3);
 /// A cached set is refetched (subject to [`MIN_REFETCH`]) once it is this old.
 pub(crate) const MAX_AGE: Duration = Duration::from_secs(300);
@@ -148,8 +148,11 @@ impl JwksCache {
         if !(stale || kid_missing) || throttled {
             return;
         }
-        entry.last_attempt = Some(now);
-        match fetch(client, url).await {
+        let result = fetch(client, url).await;
+        // The interval counts from the end of the attempt, so a slow or hanging server is not
+        // asked again as soon as its timeout expires.
+        entry.last_attempt = Some(Instant::now());
+        match result {
             Ok(keys) => {
                 tracing::info!(url, keys = keys.len(), "fetched JWKS");
                 let keys = Arc::new(keys);

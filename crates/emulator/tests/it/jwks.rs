@@ -642,3 +642,37 @@ fn hex_bytes(text: &str) -> Vec<u8> {
         .filter_map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
         .collect()
 }
+
+#[tokio::test]
+async fn protocols_5_4_a_jwks_server_that_never_answers_times_out_and_refuses() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let port = listener.local_addr().expect("addr").port();
+    let app = Router::new().route(
+        "/jwks.json",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            "{}"
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let emu = setup(&format!("http://127.0.0.1:{port}/jwks.json")).await;
+    let key = IdpKey::p256("k");
+    let mark = emu.log_mark().await;
+    let started = std::time::Instant::now();
+    let a = sql(&emu, &key.sign(&claims()), WHO).await;
+    let waited = started.elapsed();
+    assert_refused(&emu, &a, mark, "JWKS fetch timed out").await;
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+    // Inside the refetch interval the next token is refused at once, without waiting again.
+    let started = std::time::Instant::now();
+    let a = sql(&emu, &key.sign(&claims()), WHO).await;
+    assert_eq!(a.status, 401, "{}", a.json);
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
