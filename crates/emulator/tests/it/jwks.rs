@@ -598,6 +598,20 @@ async fn protocols_5_4_jwks_over_64_kib_refuses() {
     let a = sql(&emu, &key.sign(&claims()), WHO).await;
     assert_refused(&emu, &a, mark, "JWKS over the cap").await;
     assert_eq!(big.hits(), 1, "the loopback URL was fetched");
+    // The same oversized set without a Content-Length (read until the connection closes).
+    let streamed = raw_http_server(doc.to_string()).await;
+    let streamed_issuer = "https://streamed.idp.example";
+    integration(
+        &emu,
+        "streamed",
+        streamed_issuer,
+        &format!("http://127.0.0.1:{}/jwks.json", streamed.0),
+    )
+    .await;
+    let mark = emu.log_mark().await;
+    let a = sql(&emu, &key.sign(&claims_for(streamed_issuer)), WHO).await;
+    assert_refused(&emu, &a, mark, "streamed JWKS over the cap").await;
+    assert_eq!(streamed.1.load(Ordering::SeqCst), 1, "streamed URL fetched");
     // The same key set under the cap verifies the same kind of token.
     let small_issuer = "https://small.idp.example";
     integration(&emu, "small", small_issuer, &small.url()).await;
@@ -675,4 +689,35 @@ async fn protocols_5_4_a_jwks_server_that_never_answers_times_out_and_refuses() 
     let a = sql(&emu, &key.sign(&claims()), WHO).await;
     assert_eq!(a.status, 401, "{}", a.json);
     assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+/// A bare HTTP/1.1 server answering every request with `body` and no Content-Length (the body
+/// ends when the connection closes); its port and hit counter.
+async fn raw_http_server(body: String) -> (u16, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let port = listener.local_addr().expect("addr").port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+                let _ = socket.write_all(head.as_bytes()).await;
+                for chunk in body.as_bytes().chunks(8192) {
+                    if socket.write_all(chunk).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    (port, hits)
 }
