@@ -10,6 +10,7 @@ mod cli_config;
 mod cli_user;
 mod context;
 mod explain;
+mod oauth;
 mod quickstart;
 mod tenant;
 mod verify;
@@ -57,6 +58,8 @@ enum Command {
     CliUser(cli_user::CliUserArgs),
     /// Prove a credential: who, which role, available roles, restriction, expiry, Cortex.
     Verify(verify::VerifyArgs),
+    /// Snowflake OAuth with PKCE: login, refresh [--keep], status (tokens in a 0600 cache).
+    Oauth(oauth::OauthArgs),
 }
 
 /// Why a command did not succeed; the one place exit codes are decided.
@@ -188,6 +191,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             runtime()?
                 .block_on(tenant::run_rotate_due(args, &ctx))
                 .map_err(CliError::Failed)
+        }
+        Command::Oauth(args) => {
+            init_logging(cli.global.verbose);
+            oauth::run(args, &cli.global, &runtime()?)
         }
         Command::Quickstart(args) => {
             init_logging(cli.global.verbose);

@@ -15,6 +15,12 @@ pub struct Config {
     pub blueprint: Option<BlueprintsConfig>,
     #[serde(default)]
     pub tenants: Option<TenantsConfig>,
+    /// `[exchange]` with its `[[exchange.policy]]` tables (`serve`, `exchange`).
+    #[serde(default)]
+    pub exchange: Option<ExchangeConfig>,
+    /// `[scheduler]`: the rotation scheduler inside `serve`.
+    #[serde(default)]
+    pub scheduler: Option<SchedulerConfig>,
 }
 
 /// `[connection]`: url/account, user, role, token_file | private_key_file, or profile = "NAME".
@@ -249,6 +255,83 @@ impl Default for TenantsConfig {
             days: 90,
             grace_hours: 24,
             sink: None,
+        }
+    }
+}
+
+/// `[exchange]`: the token exchange (`serve`, `exchange`). Defaults as `interfaces.md` lists them.
+///
+/// The trust policies are validated (regexes compiled, URLs checked) by
+/// [`crate::exchange::TrustPolicies::from_config`], which names the policy, the key and the fix.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExchangeConfig {
+    /// Bind address of `serve` (127.0.0.1 by default).
+    pub listen: String,
+    /// `"as-user"` (External OAuth, seed 003) or `"delegated"`.
+    pub mode: String,
+    /// PAT name template, `{role}` = the granted role: one token per user and role.
+    pub token_name: String,
+    pub days: u32,
+    pub grace_hours: u32,
+    /// Hand the same token out again while it has this much life left (`6h`).
+    pub reuse_while: String,
+    /// `[[exchange.policy]]`, in file order (the first matching policy of an issuer wins).
+    #[serde(default)]
+    pub policy: Vec<ExchangePolicyConfig>,
+}
+
+impl Default for ExchangeConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8650".into(),
+            mode: "as-user".into(),
+            token_name: "SNOWPAT_{role}".into(),
+            days: 1,
+            grace_hours: 1,
+            reuse_while: "6h".into(),
+            policy: Vec::new(),
+        }
+    }
+}
+
+/// `[[exchange.policy]]`: one trust policy. Every key is required except `claims`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangePolicyConfig {
+    pub name: String,
+    /// Exact match against `iss`: the allowlist.
+    pub issuer: String,
+    /// The only place keys come from (https; loopback http only with `--danger-allow-http-jwks`).
+    pub jwks_url: String,
+    /// Must appear in `aud` (a string or an array).
+    pub audience: String,
+    /// Regex on `sub`, anchored by the loader.
+    pub subject: String,
+    /// Claim name → regex, anchored by the loader; an array claim matches if any element does.
+    #[serde(default)]
+    pub claims: std::collections::BTreeMap<String, String>,
+    /// The claim whose (string) value is the Snowflake LOGIN_NAME.
+    pub user_claim: String,
+    /// Roles this policy may grant (folded to upper case by the loader).
+    pub roles: Vec<String>,
+    /// Longest lifetime of a token handed out under this policy (`1d`, `12h`, `30m`).
+    pub max_lifetime: String,
+}
+
+/// `[scheduler]`: rotate managed PATs `margin` before expiry, checking every `interval`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    pub margin: String,
+    pub interval: String,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            margin: "7d".into(),
+            interval: "5m".into(),
         }
     }
 }

@@ -10,11 +10,15 @@
 //! * [`store`]: the state store trait and its SQLite implementation: tenants, token metadata, the
 //!   journal of statements (each `requestId` recorded before it is sent).
 //! * [`sinks`]: where a minted secret goes (file, dotenv, exec, snowflake-secret, stdout).
+//! * [`oauth`]: Snowflake OAuth with PKCE for `snowpat oauth` (loopback redirect, token cache).
+//! * [`exchange`]: the trust side of the token exchange: policies, JWKS, IdP JWT verification.
 
 pub mod audit;
 pub mod blueprints;
 pub mod cli_config;
 pub mod config;
+pub mod exchange;
+pub mod oauth;
 pub mod plan;
 pub mod sinks;
 pub mod store;
