@@ -58,19 +58,45 @@ struct Entry {
 /// The per-server JWKS cache.
 pub(crate) struct JwksCache {
     client: Option<reqwest::Client>,
+    /// Fetch timeout and refetch throttle (defaults [`FETCH_TIMEOUT`], [`MIN_REFETCH`]).
+    timings: JwksTimings,
     /// Per-URL entries; the async lock serialises fetches of one URL.
     entries: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<Entry>>>>,
     /// What the engine sees (every URL with a loaded set).
     published: Mutex<JwksKeys>,
 }
 
+/// How long a JWKS fetch may take and how often one URL may be fetched (`Config::jwks`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JwksTimings {
+    /// Each fetch's timeout (connect included).
+    pub fetch_timeout: Duration,
+    /// At most one fetch per URL per this interval, counted from the end of the previous attempt.
+    pub min_refetch: Duration,
+}
+
+impl Default for JwksTimings {
+    fn default() -> Self {
+        Self {
+            fetch_timeout: FETCH_TIMEOUT,
+            min_refetch: MIN_REFETCH,
+        }
+    }
+}
+
 impl Default for JwksCache {
     fn default() -> Self {
+        Self::new(JwksTimings::default())
+    }
+}
+
+impl JwksCache {
+    pub(crate) fn new(timings: JwksTimings) -> Self {
         let client = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(FETCH_TIMEOUT)
-            .connect_timeout(FETCH_TIMEOUT)
+            .timeout(timings.fetch_timeout)
+            .connect_timeout(timings.fetch_timeout)
             .resolve("localhost", SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
             .build();
         let client = match client {
@@ -82,6 +108,7 @@ impl Default for JwksCache {
         };
         Self {
             client,
+            timings,
             entries: Mutex::new(BTreeMap::new()),
             published: Mutex::new(JwksKeys::default()),
         }
@@ -144,7 +171,7 @@ impl JwksCache {
         });
         let throttled = entry
             .last_attempt
-            .is_some_and(|t| now.duration_since(t) < MIN_REFETCH);
+            .is_some_and(|t| now.duration_since(t) < self.timings.min_refetch);
         if !(stale || kid_missing) || throttled {
             return;
         }

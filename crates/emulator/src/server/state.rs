@@ -329,6 +329,7 @@ impl Shared {
         })?;
 
         let faults = FaultState::new(config.seed);
+        let jwks = super::jwks::JwksCache::new(config.jwks);
         Ok(Self {
             config,
             core: Mutex::new(core),
@@ -336,7 +337,7 @@ impl Shared {
             faults: Mutex::new(faults),
             control_token,
             admin_token: Mutex::new(admin_token),
-            jwks: super::jwks::JwksCache::default(),
+            jwks,
         })
     }
 
