@@ -9,9 +9,11 @@ mod bootstrap;
 mod cli_config;
 mod cli_user;
 mod context;
+mod exchange;
 mod explain;
 mod oauth;
 mod quickstart;
+mod serve;
 mod tenant;
 mod verify;
 
@@ -54,6 +56,10 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Write or update a connections.toml entry for the Snowflake CLI or Cortex Code CLI.
     CliConfig(cli_config::CliConfigArgs),
+    /// The exchange service: IdP JWT in (RFC 8693), role-restricted PAT out; rotation scheduler.
+    Serve(serve::ServeArgs),
+    /// One exchange without the server: IdP JWT in, PAT to a sink.
+    Exchange(exchange::ExchangeArgs),
     /// Seed 001's pairing: a <PERSON>_CLI service user, its role, a restricted PAT, an entry.
     CliUser(cli_user::CliUserArgs),
     /// Prove a credential: who, which role, available roles, restriction, expiry, Cortex.
@@ -191,6 +197,14 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             runtime()?
                 .block_on(tenant::run_rotate_due(args, &ctx))
                 .map_err(CliError::Failed)
+        }
+        Command::Serve(args) => {
+            init_logging(cli.global.verbose);
+            runtime()?.block_on(serve::run(args, &cli.global))
+        }
+        Command::Exchange(args) => {
+            init_logging(cli.global.verbose);
+            runtime()?.block_on(exchange::run(args, &cli.global))
         }
         Command::Oauth(args) => {
             init_logging(cli.global.verbose);

@@ -5,6 +5,8 @@
 //!
 //! [`Store`] is backend-neutral; [`SqliteStore`] is the first implementation (`sqlite:PATH`).
 
+#[cfg(test)]
+mod exchange_tests;
 mod sqlite;
 
 use std::future::Future;
@@ -100,6 +102,38 @@ pub struct JournalEntry {
     pub state: JournalState,
 }
 
+/// A PAT object minted by the exchange service (`snowpat serve` / `snowpat exchange`); never its
+/// secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExchangeTokenRecord {
+    /// The Snowflake user NAME the token belongs to.
+    pub user: String,
+    /// `SNOWPAT_{role}` (the `[exchange] token_name` template).
+    pub token_name: String,
+    pub role: String,
+    /// The trust policy that granted the last mint.
+    pub policy: String,
+    /// `as-user` or `delegated`.
+    pub mode: String,
+    /// Server time (unix ms) of the last ADD or ROTATE.
+    pub minted_at: i64,
+    /// Server time (unix ms) at which Snowflake expires the current secret.
+    pub expires_at: Option<i64>,
+    pub secret_sha256: String,
+    pub updated_at: String,
+}
+
+/// A journalled removal: the PAT object must be removed at `deadline` (server time, unix ms), a
+/// policy `max_lifetime` shorter than Snowflake's one-day minimum.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemovalRecord {
+    pub user: String,
+    pub object_name: String,
+    pub deadline: i64,
+    /// `as-user` or `delegated` (who can remove it).
+    pub mode: String,
+}
+
 /// The backend-neutral store interface.
 pub trait Store: Send + Sync + 'static {
     /// Inserts or updates a tenant (status and `updated_at`; the `created_at` of a known tenant
@@ -126,6 +160,67 @@ pub trait Store: Send + Sync + 'static {
         tenant: &str,
     ) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
     fn delete_tokens(&self, tenant: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Takes (or renews) the lease on `key` for `holder` until `lease_until_ms` (local unix ms).
+    /// True when `holder` now holds it: the row was free, already `holder`'s, or its lease ran
+    /// out (a crashed holder). One atomic statement, so two processes never both hold it.
+    fn exchange_try_lock(
+        &self,
+        key: &str,
+        holder: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Releases `key` if `holder` holds it.
+    fn exchange_unlock(
+        &self,
+        key: &str,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Inserts or replaces an exchange token's metadata.
+    fn put_exchange_token(
+        &self,
+        token: &ExchangeTokenRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn exchange_token(
+        &self,
+        user: &str,
+        token_name: &str,
+    ) -> impl Future<Output = Result<Option<ExchangeTokenRecord>, StoreError>> + Send;
+    fn exchange_tokens(
+        &self,
+    ) -> impl Future<Output = Result<Vec<ExchangeTokenRecord>, StoreError>> + Send;
+    fn delete_exchange_token(
+        &self,
+        user: &str,
+        token_name: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Journals a removal (replacing any pending one for the same object).
+    fn schedule_removal(
+        &self,
+        removal: &RemovalRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A ROTATE moved the old secret to `to`: its pending removal follows it.
+    fn rename_removal(
+        &self,
+        user: &str,
+        from: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Pending removals whose deadline is at or before `now_ms` (server time), oldest first.
+    fn due_removals(
+        &self,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<Vec<RemovalRecord>, StoreError>> + Send;
+    /// All pending removals, oldest deadline first.
+    fn pending_removals(
+        &self,
+    ) -> impl Future<Output = Result<Vec<RemovalRecord>, StoreError>> + Send;
+    /// Marks a removal done.
+    fn finish_removal(
+        &self,
+        user: &str,
+        object_name: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Records a statement as pending before it is sent; returns its sequence number.
     fn journal_begin(
         &self,

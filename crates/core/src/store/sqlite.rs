@@ -7,7 +7,10 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 
-use super::{stamp, JournalEntry, JournalState, Store, StoreError, TenantRecord, TokenRecord};
+use super::{
+    stamp, ExchangeTokenRecord, JournalEntry, JournalState, RemovalRecord, Store, StoreError,
+    TenantRecord, TokenRecord,
+};
 
 /// The SQLite implementation of [`Store`].
 #[derive(Clone, Debug)]
@@ -82,6 +85,29 @@ fn tenant_row(row: &sqlx::sqlite::SqliteRow) -> Result<TenantRecord, sqlx::Error
         status: row.try_get("status")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn exchange_token_row(row: &sqlx::sqlite::SqliteRow) -> Result<ExchangeTokenRecord, sqlx::Error> {
+    Ok(ExchangeTokenRecord {
+        user: row.try_get("user_name")?,
+        token_name: row.try_get("token_name")?,
+        role: row.try_get("role")?,
+        policy: row.try_get("policy")?,
+        mode: row.try_get("mode")?,
+        minted_at: row.try_get("minted_at")?,
+        expires_at: row.try_get("expires_at")?,
+        secret_sha256: row.try_get("secret_sha256")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn removal_row(row: &sqlx::sqlite::SqliteRow) -> Result<RemovalRecord, sqlx::Error> {
+    Ok(RemovalRecord {
+        user: row.try_get("user_name")?,
+        object_name: row.try_get("object_name")?,
+        deadline: row.try_get("deadline")?,
+        mode: row.try_get("mode")?,
     })
 }
 
@@ -174,6 +200,151 @@ impl Store for SqliteStore {
             .bind(tenant)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+    async fn exchange_try_lock(
+        &self,
+        key: &str,
+        holder: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        // One statement: insert, or take over when the row is ours or its lease ran out.
+        let done = sqlx::query(
+            "INSERT INTO exchange_locks (lock_key, holder, lease_until) VALUES (?, ?, ?) \
+             ON CONFLICT(lock_key) DO UPDATE SET holder = excluded.holder, \
+             lease_until = excluded.lease_until \
+             WHERE exchange_locks.holder = excluded.holder OR exchange_locks.lease_until < ?",
+        )
+        .bind(key)
+        .bind(holder)
+        .bind(lease_until_ms)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn exchange_unlock(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM exchange_locks WHERE lock_key = ? AND holder = ?")
+            .bind(key)
+            .bind(holder)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn put_exchange_token(&self, t: &ExchangeTokenRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO exchange_tokens (user_name, token_name, role, policy, mode, \
+             minted_at, expires_at, secret_sha256, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.user)
+        .bind(&t.token_name)
+        .bind(&t.role)
+        .bind(&t.policy)
+        .bind(&t.mode)
+        .bind(t.minted_at)
+        .bind(t.expires_at)
+        .bind(&t.secret_sha256)
+        .bind(&t.updated_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn exchange_token(
+        &self,
+        user: &str,
+        token_name: &str,
+    ) -> Result<Option<ExchangeTokenRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT * FROM exchange_tokens WHERE user_name = ? AND token_name = ?")
+                .bind(user)
+                .bind(token_name)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.as_ref().map(exchange_token_row).transpose()?)
+    }
+
+    async fn exchange_tokens(&self) -> Result<Vec<ExchangeTokenRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM exchange_tokens ORDER BY user_name, token_name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(exchange_token_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn delete_exchange_token(&self, user: &str, token_name: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM exchange_tokens WHERE user_name = ? AND token_name = ?")
+            .bind(user)
+            .bind(token_name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn schedule_removal(&self, r: &RemovalRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO exchange_removals (user_name, object_name, deadline, mode, \
+             state, updated_at) VALUES (?, ?, ?, ?, 'pending', ?)",
+        )
+        .bind(&r.user)
+        .bind(&r.object_name)
+        .bind(r.deadline)
+        .bind(&r.mode)
+        .bind(stamp())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn rename_removal(&self, user: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE exchange_removals SET object_name = ?, updated_at = ? \
+             WHERE user_name = ? AND object_name = ? AND state = 'pending'",
+        )
+        .bind(to)
+        .bind(stamp())
+        .bind(user)
+        .bind(from)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn due_removals(&self, now_ms: i64) -> Result<Vec<RemovalRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM exchange_removals WHERE state = 'pending' AND deadline <= ? \
+             ORDER BY deadline",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(removal_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn pending_removals(&self) -> Result<Vec<RemovalRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM exchange_removals WHERE state = 'pending' ORDER BY deadline",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(removal_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn finish_removal(&self, user: &str, object_name: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE exchange_removals SET state = 'done', updated_at = ? \
+             WHERE user_name = ? AND object_name = ?",
+        )
+        .bind(stamp())
+        .bind(user)
+        .bind(object_name)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
