@@ -113,8 +113,8 @@ mod tests;
 pub use error::{AuthError, SqlError};
 pub use mcp::McpAccessError;
 pub use oauth::{
-    percent_decode, percent_encode, AuthorizeRequest, OAuthError, TokenRequest,
-    ACCESS_TOKEN_LIFETIME_SECS, CODE_LIFETIME_SECS,
+    jwt_kid, parse_jwks, percent_decode, percent_encode, AuthorizeRequest, Jwk, JwksError,
+    JwksKeys, OAuthError, TokenRequest, ACCESS_TOKEN_LIFETIME_SECS, CODE_LIFETIME_SECS,
 };
 pub use result::{Cell, Column, ColumnType, ResultSet};
 pub use session::{AuthContext, AuthMethod, Channel, Credential, Now, Session, TokenType};

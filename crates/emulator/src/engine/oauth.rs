@@ -15,10 +15,14 @@
 //!   refresh tokens every refresh spends the presented refresh token, bumps the generation and
 //!   issues a new pair; access tokens of older generations stop working. Presenting a spent
 //!   refresh token revokes the whole family (protocols §6.4).
-//! * External OAuth JWTs are checked against real time (§6.9), in the order of protocols §5.4.
+//! * External OAuth JWTs are checked against real time (§6.9), in the order of protocols §5.4:
+//!   RS256/384/512 with EXTERNAL_OAUTH_RSA_PUBLIC_KEY(_2), or RS*/ES256/384/512 with a key of the
+//!   integration's JWKS; the engine never fetches — the server hands it the key sets it fetched
+//!   from loopback URLs ([`JwksKeys`], `server/jwks.rs`).
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -382,6 +386,8 @@ struct ExternalIntegration {
     id: u64,
     name: String,
     keys: Vec<RsaPublicKey>,
+    /// EXTERNAL_OAUTH_JWS_KEYS_URL values (up to 3 for AZURE, protocols §5.2).
+    jwks_urls: Vec<String>,
     audiences: Vec<String>,
     claims: Vec<String>,
     by_email: bool,
@@ -458,6 +464,7 @@ impl Account {
             .filter_map(|k| get(p, k))
             .filter_map(decode_rsa_key)
             .collect(),
+            jwks_urls: split_list(get(p, "EXTERNAL_OAUTH_JWS_KEYS_URL").unwrap_or("")),
             audiences: split_list(get(p, "EXTERNAL_OAUTH_AUDIENCE_LIST").unwrap_or("")),
             claims: split_list(get(p, "EXTERNAL_OAUTH_TOKEN_USER_MAPPING_CLAIM").unwrap_or("")),
             by_email: get(p, "EXTERNAL_OAUTH_SNOWFLAKE_USER_MAPPING_ATTRIBUTE")
@@ -527,6 +534,23 @@ impl Account {
         self.oauth.purge(t);
         let objects = &self.catalog.objects;
         self.oauth.clients.retain(|id, _| objects.contains_key(id));
+    }
+
+    /// The JWKS URLs of the enabled External OAuth integrations whose issuer is the (unverified)
+    /// `iss` of `token`, so that the server can fetch the loopback ones before authenticating
+    /// (protocols §5.4 steps 2–3). Empty for anything that is not such a JWT.
+    pub fn external_oauth_jwks_urls(&self, token: &str) -> Vec<String> {
+        let Some(iss) = jwt_issuer(token) else {
+            return Vec::new();
+        };
+        let mut urls: Vec<String> = self
+            .external_by_issuer(&iss)
+            .into_iter()
+            .flat_map(|i| i.jwks_urls)
+            .collect();
+        urls.sort();
+        urls.dedup();
+        urls
     }
 
     /// Whether `iss` is the issuer of an enabled External OAuth integration (protocols §1.3).
@@ -642,7 +666,11 @@ pub(crate) fn oauth_expired() -> AuthError {
 // Bearer authentication (protocols §1.3, §5.4, §6.5)
 // ---------------------------------------------------------------------------------------------
 
-fn verify_rs(alg: &str, key: &RsaPublicKey, message: &[u8], signature: &Signature) -> bool {
+fn verify_rs(alg: &str, key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool {
+    let Ok(signature) = Signature::try_from(signature) else {
+        return false;
+    };
+    let signature = &signature;
     match alg {
         "RS256" => VerifyingKey::<Sha256>::new(key.clone())
             .verify(message, signature)
@@ -655,6 +683,206 @@ fn verify_rs(alg: &str, key: &RsaPublicKey, message: &[u8], signature: &Signatur
             .is_ok(),
         _ => false,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON Web Key Sets (protocols §5.4 steps 1 and 3)
+// ---------------------------------------------------------------------------------------------
+
+/// The public part of one JWK: RSA (`n`, `e`) or EC (`crv` P-256/P-384/P-521, `x`, `y`).
+#[derive(Clone)]
+enum JwkPublic {
+    Rsa(Box<RsaPublicKey>),
+    P256(Box<p256::ecdsa::VerifyingKey>),
+    P384(Box<p384::ecdsa::VerifyingKey>),
+    P521(Box<p521::ecdsa::VerifyingKey>),
+}
+
+/// One verification key of a JWKS (RFC 7517), as the engine uses it.
+#[derive(Clone)]
+pub struct Jwk {
+    kid: Option<String>,
+    /// The JWK's own `alg`, when it states one: the key is then used for that algorithm only.
+    alg: Option<String>,
+    key: JwkPublic,
+}
+
+impl fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kty = match self.key {
+            JwkPublic::Rsa(_) => "RSA",
+            JwkPublic::P256(_) => "EC P-256",
+            JwkPublic::P384(_) => "EC P-384",
+            JwkPublic::P521(_) => "EC P-521",
+        };
+        f.debug_struct("Jwk")
+            .field("kid", &self.kid)
+            .field("kty", &kty)
+            .finish()
+    }
+}
+
+impl Jwk {
+    /// The key id (`kid`), if the JWK has one.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// Whether `signature` is a valid JWS signature of `message` by this key under `alg`
+    /// (RS256/384/512 PKCS#1 v1.5; ES256/384/512 as the raw `r‖s` of RFC 7518 §3.4).
+    fn verify(&self, alg: &str, message: &[u8], signature: &[u8]) -> bool {
+        if self.alg.as_deref().is_some_and(|a| a != alg) {
+            return false;
+        }
+        match (&self.key, alg) {
+            (JwkPublic::Rsa(k), _) => verify_rs(alg, k, message, signature),
+            (JwkPublic::P256(k), "ES256") => p256::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| k.verify(message, &sig).is_ok()),
+            (JwkPublic::P384(k), "ES384") => p384::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| k.verify(message, &sig).is_ok()),
+            (JwkPublic::P521(k), "ES512") => p521::ecdsa::Signature::from_slice(signature)
+                .is_ok_and(|sig| k.verify(message, &sig).is_ok()),
+            _ => false,
+        }
+    }
+}
+
+/// Why a JWKS document was not usable.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("the JWKS is not a JSON object with a `keys` array")]
+    NotAKeySet,
+    #[error("the JWKS holds no usable RSA or EC signing key")]
+    NoUsableKey,
+}
+
+fn b64url_bytes(v: Option<&serde_json::Value>) -> Option<Vec<u8>> {
+    let text = v?.as_str()?;
+    URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
+}
+
+/// Big-endian `bytes` left-padded with zeros to `len` (JWK EC coordinates are fixed width, but
+/// some producers drop leading zeros); `None` when longer.
+fn left_pad(bytes: &[u8], len: usize) -> Option<Vec<u8>> {
+    if bytes.len() > len {
+        return None;
+    }
+    let mut out = vec![0u8; len - bytes.len()];
+    out.extend_from_slice(bytes);
+    Some(out)
+}
+
+/// SEC1 uncompressed point `04 ‖ x ‖ y`.
+fn sec1_point(jwk: &serde_json::Value, len: usize) -> Option<Vec<u8>> {
+    let x = left_pad(&b64url_bytes(jwk.get("x"))?, len)?;
+    let y = left_pad(&b64url_bytes(jwk.get("y"))?, len)?;
+    let mut point = Vec::with_capacity(1 + 2 * len);
+    point.push(4);
+    point.extend(x);
+    point.extend(y);
+    Some(point)
+}
+
+/// One JWK object → a key; `None` for keys that cannot verify JWS signatures (other `kty`,
+/// `use` other than `sig`, bad numbers or points).
+fn parse_jwk(jwk: &serde_json::Value) -> Option<Jwk> {
+    if jwk
+        .get("use")
+        .and_then(|u| u.as_str())
+        .is_some_and(|u| u != "sig")
+    {
+        return None;
+    }
+    let key = match jwk.get("kty")?.as_str()? {
+        "RSA" => {
+            let n = rsa::BigUint::from_bytes_be(&b64url_bytes(jwk.get("n"))?);
+            let e = rsa::BigUint::from_bytes_be(&b64url_bytes(jwk.get("e"))?);
+            JwkPublic::Rsa(Box::new(RsaPublicKey::new(n, e).ok()?))
+        }
+        "EC" => match jwk.get("crv")?.as_str()? {
+            "P-256" => JwkPublic::P256(Box::new(
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1_point(jwk, 32)?).ok()?,
+            )),
+            "P-384" => JwkPublic::P384(Box::new(
+                p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1_point(jwk, 48)?).ok()?,
+            )),
+            "P-521" => JwkPublic::P521(Box::new(
+                p521::ecdsa::VerifyingKey::from_sec1_bytes(&sec1_point(jwk, 66)?).ok()?,
+            )),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(Jwk {
+        kid: jwk.get("kid").and_then(|k| k.as_str()).map(str::to_owned),
+        alg: jwk.get("alg").and_then(|a| a.as_str()).map(str::to_owned),
+        key,
+    })
+}
+
+/// Parses a JWKS document (RFC 7517 §5): its usable RSA and EC signing keys. Keys of other
+/// types are skipped; a set with none at all is an error.
+pub fn parse_jwks(bytes: &[u8]) -> Result<Vec<Jwk>, JwksError> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|_| JwksError::NotAKeySet)?;
+    let keys = doc
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .ok_or(JwksError::NotAKeySet)?;
+    let parsed: Vec<Jwk> = keys.iter().filter_map(parse_jwk).collect();
+    if parsed.is_empty() {
+        return Err(JwksError::NoUsableKey);
+    }
+    Ok(parsed)
+}
+
+/// The key sets the server fetched, by JWKS URL, handed to the engine with each authentication
+/// ([`AuthContext::jwks`]). The engine never fetches: with no entry for a URL, no key of that
+/// URL verifies anything (protocols §5.4 step 3: only loopback URLs are ever fetched).
+#[derive(Clone, Default)]
+pub struct JwksKeys {
+    sets: BTreeMap<String, Arc<Vec<Jwk>>>,
+}
+
+impl fmt::Debug for JwksKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.sets.iter().map(|(u, k)| (u, k.len())))
+            .finish()
+    }
+}
+
+impl JwksKeys {
+    /// Records the key set fetched from `url`.
+    pub fn insert(&mut self, url: &str, keys: Arc<Vec<Jwk>>) {
+        self.sets.insert(url.to_owned(), keys);
+    }
+
+    /// The keys of `url` a JWT may be checked with: the one whose `kid` matches when the JWT
+    /// names one (RFC 7515 §4.1.4), else every key of the set.
+    fn keys_for<'a>(&'a self, url: &str, kid: Option<&'a str>) -> impl Iterator<Item = &'a Jwk> {
+        self.sets
+            .get(url)
+            .into_iter()
+            .flat_map(|set| set.iter())
+            .filter(move |k| kid.is_none() || k.kid.as_deref() == kid)
+    }
+}
+
+/// The unverified `iss` of a compact JWS, if it is one.
+fn jwt_issuer(token: &str) -> Option<String> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return None;
+    }
+    let payload = b64url_json(parts[1])?;
+    payload.get("iss")?.as_str().map(str::to_owned)
+}
+
+/// The unverified `kid` of a compact JWS header, if any.
+pub fn jwt_kid(token: &str) -> Option<String> {
+    let header = b64url_json(token.split('.').next()?)?;
+    header.get("kid")?.as_str().map(str::to_owned)
 }
 
 /// The strings of a claim that is a string or an array of strings.
@@ -701,7 +929,7 @@ impl Account {
         now: Now,
     ) -> Result<Session, AuthError> {
         let invalid = errors::oauth_invalid;
-        // 1. compact JWS, RS256/384/512 (ES* pass here but no RSA key verifies them)
+        // 1. compact JWS, RS256/384/512 or ES256/384/512 (ES keys come only from a JWKS)
         let parts: Vec<&str> = token.split('.').collect();
         if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
             return Err(invalid());
@@ -727,18 +955,25 @@ impl Account {
         if candidates.is_empty() {
             return Err(invalid());
         }
-        // 3. signature with key 1 or 2
+        // 3. signature with key 1 or 2, or a key of the integration's JWKS as the server fetched
+        //    it (loopback URLs only; `kid` selects when the JWT names one)
         let sig_bytes = URL_SAFE_NO_PAD
             .decode(parts[2].trim_end_matches('='))
             .map_err(|_| invalid())?;
-        let signature = Signature::try_from(sig_bytes.as_slice()).map_err(|_| invalid())?;
         let message = format!("{}.{}", parts[0], parts[1]);
+        let kid = header.get("kid").and_then(|k| k.as_str());
         let ext = candidates
             .into_iter()
             .find(|i| {
                 i.keys
                     .iter()
-                    .any(|k| verify_rs(&alg, k, message.as_bytes(), &signature))
+                    .any(|k| verify_rs(&alg, k, message.as_bytes(), &sig_bytes))
+                    || i.jwks_urls.iter().any(|url| {
+                        context
+                            .jwks
+                            .keys_for(url, kid)
+                            .any(|k| k.verify(&alg, message.as_bytes(), &sig_bytes))
+                    })
             })
             .ok_or_else(invalid)?;
         // 4. exp / nbf against real time, 60 s skew (iat required, protocols §5.3)
@@ -1607,6 +1842,37 @@ mod tests {
         let text = format!("{req:?}");
         assert!(text.contains("refresh_token") && text.contains("client"));
         assert!(!text.contains("hush"));
+    }
+
+    #[test]
+    fn protocols_5_4_jwks_parsing_keeps_rsa_and_ec_signing_keys_only() {
+        use p256::ecdsa::signature::Signer;
+        let sk = p256::ecdsa::SigningKey::random(&mut OsRng);
+        let point = sk.verifying_key().to_encoded_point(false);
+        let bytes = point.as_bytes();
+        // A usable EC key, an `enc` key, an `oct` key and a broken RSA key.
+        let doc = serde_json::json!({"keys": [
+            {"kty": "EC", "crv": "P-256", "kid": "ec", "x": URL_SAFE_NO_PAD.encode(&bytes[1..33]),
+             "y": URL_SAFE_NO_PAD.encode(&bytes[33..])},
+            {"kty": "EC", "crv": "P-256", "kid": "enc", "use": "enc",
+             "x": URL_SAFE_NO_PAD.encode(&bytes[1..33]), "y": URL_SAFE_NO_PAD.encode(&bytes[33..])},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "RSA", "kid": "bad", "n": "", "e": "AQAB"},
+        ]});
+        let keys = parse_jwks(doc.to_string().as_bytes()).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].kid(), Some("ec"));
+        let sig: p256::ecdsa::Signature = sk.sign(b"a.b");
+        assert!(keys[0].verify("ES256", b"a.b", &sig.to_bytes()));
+        assert!(!keys[0].verify("ES384", b"a.b", &sig.to_bytes()));
+        assert!(!keys[0].verify("HS256", b"a.b", &sig.to_bytes()));
+        assert!(!keys[0].verify("ES256", b"a.c", &sig.to_bytes()));
+        assert!(matches!(
+            parse_jwks(br#"{"keys": [{"kty": "oct", "k": "AA"}]}"#),
+            Err(JwksError::NoUsableKey)
+        ));
+        assert!(matches!(parse_jwks(b"[]"), Err(JwksError::NotAKeySet)));
+        assert!(!format!("{keys:?}").contains(&URL_SAFE_NO_PAD.encode(&bytes[1..33])));
     }
 
     #[test]

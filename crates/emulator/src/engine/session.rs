@@ -54,6 +54,8 @@ pub struct AuthContext {
     /// Requested role (SQL API `role`, `X-Snowflake-Role`, driver `roleName`), as sent.
     pub requested_role: Option<String>,
     pub channel: Channel,
+    /// JWKS key sets the server fetched for External OAuth (protocols §5.4 step 3).
+    pub jwks: super::JwksKeys,
 }
 
 /// How a session was authenticated (decides §6.7 and what the request log prints as `auth`).

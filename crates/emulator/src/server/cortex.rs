@@ -107,6 +107,7 @@ async fn handle(shared: Arc<Shared>, request: Request, flavor: Option<Flavor>) -
             );
         }
     };
+    super::jwks::prepare(&shared, &credential).await;
     let worker = shared.clone();
     let auth =
         tokio::task::spawn_blocking(move || authorize(&worker, &credential, peer, requested_role))
@@ -168,6 +169,7 @@ fn authorize(
         login_name: None,
         requested_role,
         channel: Channel::Rest,
+        jwks: shared.jwks.snapshot(),
     };
     let session = core
         .account

@@ -420,6 +420,7 @@ pub(crate) async fn login(
         schema: param("schemaName"),
         warehouse: param("warehouse"),
     };
+    super::jwks::prepare(&shared, &job.credential).await;
     let worker = shared.clone();
     tokio::task::spawn_blocking(move || login_blocking(&worker, &driver, job, line))
         .await
@@ -443,6 +444,7 @@ fn login_blocking(shared: &Arc<Shared>, driver: &Driver, job: Login, line: LogLi
         login_name: job.login_name.clone(),
         requested_role: job.role.clone(),
         channel: Channel::Driver,
+        jwks: shared.jwks.snapshot(),
     };
     let authenticated = {
         let mut core = lock(&shared.core);

@@ -256,6 +256,7 @@ pub(crate) async fn handle(
         body,
         line,
     };
+    super::jwks::prepare(&shared, &call.credential).await;
     let worker = shared.clone();
     match tokio::task::spawn_blocking(move || dispatch(&worker, call)).await {
         Ok(Outcome::Answer(response)) => response,
@@ -292,6 +293,7 @@ fn dispatch(shared: &Arc<Shared>, call: Call) -> Outcome {
         login_name: None,
         requested_role: role,
         channel: Channel::Rest,
+        jwks: shared.jwks.snapshot(),
     };
     let mut session = match core.account.authenticate(&credential, &context, now) {
         Ok(session) => session,

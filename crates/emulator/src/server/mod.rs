@@ -52,12 +52,15 @@
 //! fails, or whose change cannot be written, is rolled back from the engine's undo record
 //! ([`crate::engine::Account::execute_uncommitted`]), so nothing answered otherwise is half-applied.
 
+mod bindings;
 mod bootstrap;
 mod control;
 mod cortex;
 mod driver;
 mod faults;
 mod files;
+mod jwks;
+pub use jwks::JwksTimings;
 mod log;
 mod mcp;
 mod oauth;
@@ -117,6 +120,9 @@ pub struct Config {
     pub pat_session_rules: PatSessionRules,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// JWKS fetch timeout and refetch throttle (no flag: the defaults of `jwks.rs`; tests set
+    /// them to make throttling observable without racing the wall clock).
+    pub jwks: JwksTimings,
 }
 
 impl Default for Config {
@@ -136,6 +142,7 @@ impl Default for Config {
             no_default_network_policy: false,
             pat_session_rules: PatSessionRules::Observed,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            jwks: JwksTimings::default(),
         }
     }
 }
@@ -222,6 +229,7 @@ impl From<Args> for Config {
                 PatSessionRulesArg::Documented => PatSessionRules::Documented,
             },
             max_body_bytes: args.max_body_bytes,
+            jwks: JwksTimings::default(),
         }
     }
 }

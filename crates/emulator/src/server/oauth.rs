@@ -165,6 +165,7 @@ pub(crate) async fn authorize(State(shared): State<Arc<Shared>>, request: Reques
         login_name,
         requested_role: None,
         channel: Channel::Rest,
+        jwks: shared.jwks.snapshot(),
     };
     let outcome = {
         let mut core = lock(&shared.core);

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use snowpat_sql::ast::Statement;
 use snowpat_sql::lexer::split_statements;
 
+use super::bindings;
 use super::faults::Executed;
 use super::log::LogLine;
 use super::query;
@@ -92,6 +93,8 @@ struct Submission {
     warehouse: Option<String>,
     /// `MULTI_STATEMENT_COUNT` (absent: 1).
     desired: u64,
+    /// `bindings` (protocols §2.4), when present and not empty.
+    bindings: Option<serde_json::Map<String, Value>>,
 }
 
 impl Submission {
@@ -188,6 +191,7 @@ pub(crate) async fn submit(State(shared): State<Arc<Shared>>, request: Request) 
         shared.log(early_line(400, "390142"));
         return wire::invalid_payload();
     };
+    super::jwks::prepare(&shared, &submission.credential).await;
     let worker = shared.clone();
     match tokio::task::spawn_blocking(move || submit_blocking(&worker, submission)).await {
         Ok(response) => response,
@@ -251,6 +255,12 @@ fn parse_submission(
         }
         Some(_) => return None,
     };
+    let bindings = match object.get("bindings") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) if map.is_empty() => None,
+        Some(Value::Object(map)) => Some(map.clone()),
+        Some(_) => return None,
+    };
     Some(Submission {
         peer,
         credential,
@@ -265,6 +275,7 @@ fn parse_submission(
         schema,
         warehouse,
         desired,
+        bindings,
     })
 }
 
@@ -280,6 +291,7 @@ fn submit_blocking(shared: &Arc<Shared>, job: Submission) -> Response {
         login_name: None,
         requested_role: job.role.clone(),
         channel: Channel::SqlApi,
+        jwks: shared.jwks.snapshot(),
     };
     let mut session = match core.account.authenticate(&job.credential, &context, now) {
         Ok(session) => session,
@@ -364,7 +376,56 @@ fn submit_blocking(shared: &Arc<Shared>, job: Submission) -> Response {
     }
 
     let handle = new_handle();
-    let pieces = match split_statements(&job.text) {
+    // Bind variables (protocols §2.4): not in multi-statement requests (§2.6).
+    let bound;
+    let text = match &job.bindings {
+        None => &job.text,
+        Some(_) if job.desired != 1 => {
+            let error = SqlError::new(
+                "000002",
+                "0A000",
+                "Unsupported feature 'bind variables in a multi-statement request'.",
+            );
+            return fail_early(
+                shared,
+                core,
+                &job,
+                base,
+                session.user_id,
+                &handle,
+                now_ms,
+                &error,
+            );
+        }
+        Some(map) => match bindings::substitute(&job.text, map) {
+            Ok(t) => {
+                bound = t;
+                &bound
+            }
+            Err(bindings::BindError::NotRecognized(error)) => {
+                return fail_early(
+                    shared,
+                    core,
+                    &job,
+                    base,
+                    session.user_id,
+                    &handle,
+                    now_ms,
+                    &error,
+                );
+            }
+            Err(bindings::BindError::Malformed) => {
+                drop(core);
+                shared.log(LogLine {
+                    code: Some("390142".into()),
+                    status: 400,
+                    ..base
+                });
+                return wire::invalid_payload();
+            }
+        },
+    };
+    let pieces = match split_statements(text) {
         Ok(pieces) => pieces,
         Err(error) => {
             let error = syntax_error(&error);
@@ -809,6 +870,7 @@ fn lookup(
         login_name: None,
         requested_role: None,
         channel: Channel::SqlApi,
+        jwks: shared.jwks.snapshot(),
     };
     let session = match core.account.authenticate(credential, &context, now) {
         Ok(session) => session,
@@ -877,6 +939,7 @@ pub(crate) async fn status(
         Ok(found) => found,
         Err(response) => return *response,
     };
+    super::jwks::prepare(&shared, &credential).await;
     let pairs = query::parse(request.uri().query());
     let partition = match pairs.as_deref() {
         Some(pairs) if query::get(pairs, "nullable").is_none() => {
@@ -989,6 +1052,7 @@ pub(crate) async fn cancel(
         Ok(found) => found,
         Err(response) => return *response,
     };
+    super::jwks::prepare(&shared, &credential).await;
     let worker = shared.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let mut core = lock(&worker.core);

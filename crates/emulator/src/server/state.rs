@@ -41,6 +41,8 @@ pub(crate) struct Shared {
     pub faults: Mutex<FaultState>,
     pub control_token: Option<SecretString>,
     admin_token: Mutex<Option<SecretString>>,
+    /// JWKS key sets of External OAuth integrations (loopback URLs only, protocols §5.4).
+    pub jwks: super::jwks::JwksCache,
 }
 
 /// A stored answer (status, JSON body, `Link` header).
@@ -327,6 +329,7 @@ impl Shared {
         })?;
 
         let faults = FaultState::new(config.seed);
+        let jwks = super::jwks::JwksCache::new(config.jwks);
         Ok(Self {
             config,
             core: Mutex::new(core),
@@ -334,6 +337,7 @@ impl Shared {
             faults: Mutex::new(faults),
             control_token,
             admin_token: Mutex::new(admin_token),
+            jwks,
         })
     }
 

@@ -235,6 +235,7 @@ pub(super) fn ctx(role: Option<&str>, channel: Channel) -> AuthContext {
         login_name: None,
         requested_role: role.map(str::to_owned),
         channel,
+        jwks: Default::default(),
     }
 }
 
