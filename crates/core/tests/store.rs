@@ -363,8 +363,16 @@ async fn state_survives_reopening<B: Backend>(backend: B) {
             .put_token(&token("ACME", "P", "aa", None))
             .await
             .unwrap();
-        store
+        let seq = store
             .journal_begin("ACME", "ALTER USER ADD PAT", request, Some("ADD"))
+            .await
+            .unwrap();
+        store
+            .journal_begin("ACME", "ALTER USER ROTATE PAT", request, Some("ROTATE"))
+            .await
+            .unwrap();
+        store
+            .journal_finish(seq, JournalState::Superseded)
             .await
             .unwrap();
         store
@@ -385,9 +393,11 @@ async fn state_survives_reopening<B: Backend>(backend: B) {
     );
     assert_eq!(store.tokens("ACME").await.unwrap().len(), 1);
     let journal = store.journal("ACME").await.unwrap();
-    assert_eq!(journal.len(), 1);
-    assert_eq!(journal[0].request_id, request);
-    assert_eq!(journal[0].state, JournalState::Pending);
+    assert_eq!(journal.len(), 2);
+    assert!(journal.iter().all(|e| e.request_id == request));
+    assert_eq!(journal[0].state, JournalState::Superseded);
+    assert_eq!(journal[1].state, JournalState::Pending);
+    assert_eq!(journal[1].statement.as_deref(), Some("ROTATE"));
     assert_eq!(store.due_removals(500).await.unwrap().len(), 1);
     // The lease outlives the process that took it.
     assert!(!store
