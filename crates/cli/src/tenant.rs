@@ -101,20 +101,29 @@ fn settings(ctx: &Context) -> Settings {
     }
 }
 
-async fn open(ctx: &Context) -> anyhow::Result<Tenants<SqliteStore>> {
+/// Opens the store and the engine; every tenant statement then runs as the blueprint's
+/// automation role (`Tenants::adopt_automation_role`), so the objects it creates stay manageable
+/// by the automation identity whoever ran the command. `Err(exit code)` when the connection's
+/// identity cannot use that role (the message names the fix).
+async fn open(ctx: &Context) -> anyhow::Result<Result<Tenants<SqliteStore>, ExitCode>> {
     let store = SqliteStore::open(&ctx.store_url).await?;
-    let tenants = Tenants::new(ctx.client.clone(), Arc::new(store), settings(ctx));
+    let mut tenants = Tenants::new(ctx.client.clone(), Arc::new(store), settings(ctx));
+    let session = match tenants.adopt_automation_role().await {
+        Ok(session) => session,
+        Err(e) => return Ok(Err(failed(&e))),
+    };
     // interfaces.md: running tenant commands as ACCOUNTADMIN works but prints a warning.
-    if let Ok(role) = tenants.current_role().await {
-        if role.eq_ignore_ascii_case("ACCOUNTADMIN") {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "warning: running tenant commands as ACCOUNTADMIN; use the automation identity \
-                 that `snowpat bootstrap multi-tenant` created"
-            );
-        }
+    if session.eq_ignore_ascii_case("ACCOUNTADMIN") {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: running tenant commands as ACCOUNTADMIN; use the automation identity \
+             that `snowpat bootstrap multi-tenant` created"
+        );
     }
-    Ok(tenants)
+    if let Some(role) = tenants.statement_role() {
+        tracing::info!(session = %session, role, "tenant statements run as the automation role");
+    }
+    Ok(Ok(tenants))
 }
 
 fn print(ctx: &Context, outcome: &Outcome) {
@@ -210,14 +219,20 @@ pub(crate) async fn run(args: TenantArgs, ctx: &Context) -> anyhow::Result<ExitC
                 }
             }
             let days = days.unwrap_or(settings.tenants.days);
-            let tenants = open(ctx).await?;
+            let tenants = match open(ctx).await? {
+                Ok(t) => t,
+                Err(code) => return Ok(code),
+            };
             let results = tenants
                 .provision_many(&ids, &spec, days, usize::from(concurrency))
                 .await;
             summarize(ctx, &results)
         }
         TenantCommand::List => {
-            let tenants = open(ctx).await?;
+            let tenants = match open(ctx).await? {
+                Ok(t) => t,
+                Err(code) => return Ok(code),
+            };
             match tenants.list().await {
                 Ok(all) => {
                     for outcome in &all {
@@ -253,7 +268,10 @@ pub(crate) async fn run(args: TenantArgs, ctx: &Context) -> anyhow::Result<ExitC
                 Ok(id) => id,
                 Err(e) => return Ok(failed(&e)),
             };
-            let tenants = open(ctx).await?;
+            let tenants = match open(ctx).await? {
+                Ok(t) => t,
+                Err(code) => return Ok(code),
+            };
             match tenants.show(&id).await {
                 Ok((outcome, live)) => {
                     print(ctx, &outcome);
@@ -296,7 +314,10 @@ where
         Ok(id) => id,
         Err(e) => return Ok(failed(&e)),
     };
-    let tenants = open(ctx).await?;
+    let tenants = match open(ctx).await? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
     match action(tenants, id).await {
         Ok(outcome) => {
             print(ctx, &outcome);
@@ -344,7 +365,10 @@ pub(crate) async fn run_rotate_due(args: RotateDueArgs, ctx: &Context) -> anyhow
             args.within
         )));
     };
-    let tenants = open(ctx).await?;
+    let tenants = match open(ctx).await? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
     if let Some(warning) = crate::audit::automation_pat_warning(ctx).await {
         let _ = writeln!(std::io::stderr().lock(), "warning: {warning}");
     }

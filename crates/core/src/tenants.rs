@@ -188,6 +188,18 @@ pub enum TenantError {
     Store(#[from] StoreError),
     #[error("tenant {tenant}: {problem}")]
     State { tenant: String, problem: String },
+    #[error(
+        "the connection's role {session} cannot use the automation role {automation} ({reason}), \
+         so the tenants it creates would not be owned by {automation} and the automation identity \
+         could not manage them; run tenant commands as the automation identity (the [connection] \
+         snippet `snowpat bootstrap multi-tenant --apply` printed), or as ACCOUNTADMIN run \
+         `GRANT ROLE {automation} TO ROLE SYSADMIN` (the blueprint's --apply does it)"
+    )]
+    AutomationRole {
+        session: String,
+        automation: String,
+        reason: String,
+    },
 }
 
 impl TenantError {
@@ -355,6 +367,9 @@ pub struct Tenants<S: Store> {
     client: Client,
     store: Arc<S>,
     settings: Settings,
+    /// The SQL API `role` every request carries (protocols §2.4), set by
+    /// [`Tenants::adopt_automation_role`] when the session's own role is not the automation role.
+    role: Option<String>,
 }
 
 impl<S: Store> Clone for Tenants<S> {
@@ -363,6 +378,7 @@ impl<S: Store> Clone for Tenants<S> {
             client: self.client.clone(),
             store: Arc::clone(&self.store),
             settings: self.settings.clone(),
+            role: self.role.clone(),
         }
     }
 }
@@ -379,6 +395,7 @@ impl<S: Store> Tenants<S> {
             client,
             store,
             settings,
+            role: None,
         }
     }
 
@@ -399,8 +416,57 @@ impl<S: Store> Tenants<S> {
         Ok(SinkSpec::parse(&spec)?)
     }
 
+    /// A request carrying the role chosen by [`Tenants::adopt_automation_role`], if any.
+    fn request(&self, request: snowpat_client::Statement) -> snowpat_client::Statement {
+        match &self.role {
+            Some(role) => request.role(role.clone()),
+            None => request,
+        }
+    }
+
+    /// The role tenant statements run as when it is not the session's own (see
+    /// [`Tenants::adopt_automation_role`]).
+    pub fn statement_role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+
+    /// Makes every tenant statement run as the blueprint's automation role, so that whatever
+    /// identity runs a tenant command, the users and grants it creates are owned by that role and
+    /// the automation identity can later disable, enable, rotate or drop them
+    /// (`snowflake-behaviour.md` §4.1: a role granted to a role the user holds is usable; the
+    /// multi-tenant blueprint grants the automation role to SYSADMIN, so ACCOUNTADMIN holds it).
+    ///
+    /// Returns the session's own role. When it is the automation role nothing changes; otherwise
+    /// a probe (`SELECT CURRENT_ROLE()` with the SQL API `role` set) checks that the identity can
+    /// use the automation role, and every later request carries that `role`. An identity that
+    /// cannot use it gets [`TenantError::AutomationRole`] before anything changes.
+    pub async fn adopt_automation_role(&mut self) -> Result<String, TenantError> {
+        self.role = None;
+        let session = self.current_role().await?;
+        let automation = self.settings.automation_role().into_string();
+        if session.eq_ignore_ascii_case(&automation) {
+            return Ok(session);
+        }
+        let probe =
+            snowpat_client::Statement::new("SELECT CURRENT_ROLE()").role(automation.clone());
+        match self.client.execute(&probe).await {
+            Ok(_) => {
+                self.role = Some(automation);
+                Ok(session)
+            }
+            Err(e) if matches!(e.kind(), snowpat_client::ErrorKind::Api(_)) => {
+                Err(TenantError::AutomationRole {
+                    session,
+                    automation,
+                    reason: e.to_string(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn run(&self, statement: &Statement) -> Result<ResultSet, TenantError> {
-        let request = snowpat_client::Statement::new(statement.to_string());
+        let request = self.request(snowpat_client::Statement::new(statement.to_string()));
         Ok(self.client.execute(&request).await?)
     }
 
@@ -413,7 +479,9 @@ impl<S: Store> Tenants<S> {
             .store
             .journal_begin(id.as_str(), statement.kind(), request_id, None)
             .await?;
-        let request = snowpat_client::Statement::new(statement.to_string()).request_id(request_id);
+        let request = self
+            .request(snowpat_client::Statement::new(statement.to_string()))
+            .request_id(request_id);
         match self.client.execute(&request).await {
             Ok(result) => {
                 self.store.journal_finish(seq, JournalState::Done).await?;
@@ -610,12 +678,13 @@ impl<S: Store> Tenants<S> {
             .journal_begin_batch(id.as_str(), request_id, &kinds)
             .await?;
         let texts: Vec<String> = statements.iter().map(ToString::to_string).collect();
-        let request = if texts.len() == 1 {
-            snowpat_client::Statement::new(texts.concat())
-        } else {
-            snowpat_client::Statement::multi(&texts)
-        }
-        .request_id(request_id);
+        let request = self
+            .request(if texts.len() == 1 {
+                snowpat_client::Statement::new(texts.concat())
+            } else {
+                snowpat_client::Statement::multi(&texts)
+            })
+            .request_id(request_id);
         match self.client.execute(&request).await {
             Ok(_) => {
                 self.store
@@ -832,7 +901,8 @@ impl<S: Store> Tenants<S> {
                     .await?;
                 continue;
             }
-            let request = snowpat_client::Statement::new(text)
+            let request = self
+                .request(snowpat_client::Statement::new(text))
                 .request_id(entry.request_id)
                 .resubmission();
             match self.client.execute(&request).await {
@@ -874,7 +944,9 @@ impl<S: Store> Tenants<S> {
             .store
             .journal_begin(id.as_str(), statement.kind(), request_id, Some(&text))
             .await?;
-        let request = snowpat_client::Statement::new(text).request_id(request_id);
+        let request = self
+            .request(snowpat_client::Statement::new(text))
+            .request_id(request_id);
         if crash::fires(crash::Point::AfterSend) {
             let client = self.client.clone();
             let in_flight = tokio::spawn(async move { client.execute(&request).await });
