@@ -854,6 +854,36 @@ impl<S: Store> Tenants<S> {
         self.recover(id, &target, None).await
     }
 
+    /// The sequence numbers of the tenant's pending journal entries a crashed run left: the
+    /// statements that mint no secret (REMOVE PAT, SET DISABLED, MODIFY PAT, DROP USER, the
+    /// setup), and with `mints` also ADD/ROTATE PAT. Taken before a command sends anything, so
+    /// that its own entries are never among them.
+    async fn stale_pending(&self, id: &TenantId, mints: bool) -> Result<Vec<i64>, TenantError> {
+        Ok(self
+            .store
+            .journal(id.as_str())
+            .await?
+            .into_iter()
+            .filter(|e| {
+                e.state == JournalState::Pending && (mints || (e.kind != ADD && e.kind != ROTATE))
+            })
+            .map(|e| e.seq)
+            .collect())
+    }
+
+    /// Marks entries a crashed run left pending as superseded, once the command that repeats or
+    /// overrides them has succeeded (as `provision` does after its setup): each of those
+    /// statements is idempotent and carries no secret, so this command's own statements decided
+    /// the tenant's state, whatever the crashed one did.
+    async fn supersede(&self, seqs: &[i64]) -> Result<(), TenantError> {
+        if !seqs.is_empty() {
+            self.store
+                .journal_finish_batch(seqs, JournalState::Superseded)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Resubmits the newest pending ADD/ROTATE of the tenant with its requestId and retry=true.
     /// `None` when there was nothing to recover or the resubmission gave no secret. With
     /// `Some(setup)` (the sequence numbers of the setup this provision just ran), the other
@@ -1144,6 +1174,7 @@ impl<S: Store> Tenants<S> {
         if let Some(outcome) = self.recover(id, &target, None).await? {
             return Ok(outcome);
         }
+        let stale = self.stale_pending(id, false).await?;
         let hours = i64::from(grace_hours.unwrap_or(self.settings.tenants.grace_hours));
         let token = self.settings.token(id);
         let live = self.live_tokens(&self.settings.user(id)).await?;
@@ -1160,8 +1191,11 @@ impl<S: Store> Tenants<S> {
             .map(|e| (e.epoch_millis() - now.epoch_millis()).div_euclid(3_600_000))
             .unwrap_or(0)
             .max(0);
-        self.rotate_with_grace(id, &target, hours.min(left), "rotated")
-            .await
+        let outcome = self
+            .rotate_with_grace(id, &target, hours.min(left), "rotated")
+            .await?;
+        self.supersede(&stale).await?;
+        Ok(outcome)
     }
 
     async fn rotate_with_grace(
@@ -1184,7 +1218,11 @@ impl<S: Store> Tenants<S> {
     }
 
     /// Removes the token and every `<NAME>_ROTATED_*` object: no secret of the tenant works.
+    ///
+    /// Whatever a crashed run left pending for the tenant, ADD/ROTATE included, is superseded
+    /// once this succeeds: every token is gone, so a secret such a statement minted is dead.
     pub async fn revoke(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        let stale = self.stale_pending(id, true).await?;
         let user = self.settings.user(id);
         let token = self.settings.token(id);
         let rotated = format!("{token}_ROTATED_");
@@ -1195,6 +1233,7 @@ impl<S: Store> Tenants<S> {
         }
         self.store.delete_tokens(id.as_str()).await?;
         self.store.set_tenant_status(id.as_str(), "revoked").await?;
+        self.supersede(&stale).await?;
         Ok(self.outcome(id, "revoked"))
     }
 
@@ -1223,16 +1262,27 @@ impl<S: Store> Tenants<S> {
     }
 
     /// Disables the user (which disables its tokens).
+    ///
+    /// A pending ADD/ROTATE a crashed run left is first recovered (resubmitted with its
+    /// requestId and retry=true, the secret delivered), so the sink holds the token's current
+    /// secret when the tenant is enabled again; other pending statements are superseded once the
+    /// user is disabled.
     pub async fn disable(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        self.recover_pending(id).await?;
+        let stale = self.stale_pending(id, false).await?;
         self.change(id, &self.set_disabled(id, true)).await?;
         self.store
             .set_tenant_status(id.as_str(), "disabled")
             .await?;
+        self.supersede(&stale).await?;
         Ok(self.outcome(id, "disabled"))
     }
 
-    /// Enables the user, then each of its tokens.
+    /// Enables the user, then each of its tokens; a crashed run's pending statements are
+    /// resolved as for [`Tenants::disable`].
     pub async fn enable(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        self.recover_pending(id).await?;
+        let stale = self.stale_pending(id, false).await?;
         let user = self.settings.user(id);
         self.change(id, &self.set_disabled(id, false)).await?;
         let token = self.settings.token(id);
@@ -1259,11 +1309,14 @@ impl<S: Store> Tenants<S> {
             .await?;
         }
         self.store.set_tenant_status(id.as_str(), "active").await?;
+        self.supersede(&stale).await?;
         Ok(self.outcome(id, "enabled"))
     }
 
-    /// Removes every token, then drops the user.
+    /// Removes every token, then drops the user; everything a crashed run left pending is
+    /// superseded once it succeeds (as for [`Tenants::revoke`]).
     pub async fn drop_tenant(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        let stale = self.stale_pending(id, true).await?;
         let user = self.settings.user(id);
         match self.live_tokens(&user).await {
             Ok(tokens) => {
@@ -1285,6 +1338,7 @@ impl<S: Store> Tenants<S> {
         .await?;
         self.store.delete_tokens(id.as_str()).await?;
         self.store.set_tenant_status(id.as_str(), "dropped").await?;
+        self.supersede(&stale).await?;
         Ok(self.outcome(id, "dropped"))
     }
 
