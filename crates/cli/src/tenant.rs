@@ -73,6 +73,78 @@ pub(crate) struct RotateDueArgs {
     pub within: String,
 }
 
+/// A progress bar on stderr for bulk tenant commands, drawn only when stderr is a terminal and
+/// `--output` is text (`interfaces.md`: data on stdout, JSON lines for machines): piped or JSON
+/// runs write exactly what they did without it. Redrawn in place with `\r` when the shown
+/// figures change; cleared before the results are printed.
+struct Progress {
+    label: &'static str,
+    enabled: bool,
+    /// The last line drawn, so that an unchanged one is not written again.
+    last: std::sync::Mutex<String>,
+}
+
+/// Bar width in cells.
+const BAR_WIDTH: usize = 30;
+
+impl Progress {
+    fn new(ctx: &Context, label: &'static str) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            label,
+            enabled: ctx.output == OutputFormat::Text && std::io::stderr().is_terminal(),
+            last: std::sync::Mutex::new(String::new()),
+        }
+    }
+
+    /// Draws `done` of `total` (no-op unless enabled).
+    fn update(&self, done: usize, total: usize) {
+        if !self.enabled {
+            return;
+        }
+        let line = render(self.label, done, total, BAR_WIDTH);
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if *last != line {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r{line}\x1b[K");
+            let _ = err.flush();
+            *last = line;
+        }
+    }
+
+    /// Erases the bar (no-op unless something was drawn).
+    fn finish(&self) {
+        if !self.enabled {
+            return;
+        }
+        if let Ok(last) = self.last.lock() {
+            if !last.is_empty() {
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[K");
+                let _ = err.flush();
+            }
+        }
+    }
+}
+
+/// `LABEL [#########.....] DONE/TOTAL PCT%` (no control characters; `width` cells of bar).
+fn render(label: &str, done: usize, total: usize, width: usize) -> String {
+    let done = done.min(total);
+    // An empty run is complete.
+    let filled = done
+        .saturating_mul(width)
+        .checked_div(total)
+        .unwrap_or(width);
+    let percent = done.saturating_mul(100).checked_div(total).unwrap_or(100);
+    format!(
+        "{label} [{}{}] {done}/{total} {percent}%",
+        "#".repeat(filled),
+        ".".repeat(width - filled)
+    )
+}
+
 /// Prints `error: ...` and returns exit 2 (nothing was sent).
 fn usage(message: impl std::fmt::Display) -> ExitCode {
     let _ = writeln!(std::io::stderr().lock(), "error: {message}");
@@ -223,9 +295,17 @@ pub(crate) async fn run(args: TenantArgs, ctx: &Context) -> anyhow::Result<ExitC
                 Ok(t) => t,
                 Err(code) => return Ok(code),
             };
+            let progress = Progress::new(ctx, "provisioning");
             let results = tenants
-                .provision_many(&ids, &spec, days, usize::from(concurrency))
+                .provision_many_observed(
+                    &ids,
+                    &spec,
+                    days,
+                    usize::from(concurrency),
+                    &|done, total| progress.update(done, total),
+                )
                 .await;
+            progress.finish();
             summarize(ctx, &results)
         }
         TenantCommand::List => {
@@ -372,8 +452,43 @@ pub(crate) async fn run_rotate_due(args: RotateDueArgs, ctx: &Context) -> anyhow
     if let Some(warning) = crate::audit::automation_pat_warning(ctx).await {
         let _ = writeln!(std::io::stderr().lock(), "warning: {warning}");
     }
-    match tenants.rotate_due(within).await {
+    let progress = Progress::new(ctx, "rotate-due");
+    let results = tenants
+        .rotate_due_observed(within, &|done, total| progress.update(done, total))
+        .await;
+    progress.finish();
+    match results {
         Ok(results) => summarize(ctx, &results),
         Err(e) => Ok(failed(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn progress_lines_fill_in_proportion_and_hold_no_control_characters() {
+        assert_eq!(
+            render("provisioning", 0, 200, 10),
+            "provisioning [..........] 0/200 0%"
+        );
+        assert_eq!(
+            render("provisioning", 100, 200, 10),
+            "provisioning [#####.....] 100/200 50%"
+        );
+        assert_eq!(
+            render("provisioning", 199, 200, 10),
+            "provisioning [#########.] 199/200 99%"
+        );
+        assert_eq!(render("rotate-due", 3, 3, 4), "rotate-due [####] 3/3 100%");
+        // Never past full, and an empty run is complete.
+        assert_eq!(render("x", 7, 3, 4), "x [####] 3/3 100%");
+        assert_eq!(render("x", 0, 0, 4), "x [####] 0/0 100%");
+        for (done, total) in [(0, 1), (1, 3), (2, 3), (5, 1000), (1000, 1000)] {
+            let line = render("provisioning", done, total, 30);
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+            assert_eq!(line.matches(['#', '.']).count(), 30, "{line:?}");
+        }
     }
 }

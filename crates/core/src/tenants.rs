@@ -1106,6 +1106,20 @@ impl<S: Store> Tenants<S> {
         days: u32,
         concurrency: usize,
     ) -> Vec<(TenantId, Result<Outcome, TenantError>)> {
+        self.provision_many_observed(ids, sink, days, concurrency, &|_, _| {})
+            .await
+    }
+
+    /// [`Tenants::provision_many`], calling `progress(done, total)` each time a tenant finishes
+    /// (for a progress display; called from the awaiting task, in completion order).
+    pub async fn provision_many_observed(
+        &self,
+        ids: &[TenantId],
+        sink: &SinkSpec,
+        days: u32,
+        concurrency: usize,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Vec<(TenantId, Result<Outcome, TenantError>)> {
         let gate = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, id) in ids.iter().cloned().enumerate() {
@@ -1120,7 +1134,10 @@ impl<S: Store> Tenants<S> {
         }
         let mut results: Vec<Option<Result<Outcome, TenantError>>> =
             ids.iter().map(|_| None).collect();
+        let mut done = 0;
         while let Some(joined) = tasks.join_next().await {
+            done += 1;
+            progress(done, ids.len());
             if let Ok((index, result)) = joined {
                 if let Some(slot) = results.get_mut(index) {
                     *slot = Some(result);
@@ -1387,11 +1404,24 @@ impl<S: Store> Tenants<S> {
         &self,
         within: std::time::Duration,
     ) -> Result<Vec<(TenantId, Result<Outcome, TenantError>)>, TenantError> {
+        self.rotate_due_observed(within, &|_, _| {}).await
+    }
+
+    /// [`Tenants::rotate_due`], calling `progress(examined, total)` before each tenant of the
+    /// store is examined and once at the end (for a progress display).
+    pub async fn rotate_due_observed(
+        &self,
+        within: std::time::Duration,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Vec<(TenantId, Result<Outcome, TenantError>)>, TenantError> {
         let now = self.server_now().await?;
         let horizon =
             now.epoch_millis() + i64::try_from(within.as_millis()).unwrap_or(i64::MAX / 2);
         let mut results = Vec::new();
-        for tenant in self.store.tenants().await? {
+        let all = self.store.tenants().await?;
+        let total = all.len();
+        for (index, tenant) in all.into_iter().enumerate() {
+            progress(index, total);
             if tenant.status != "active" {
                 continue;
             }
@@ -1430,6 +1460,7 @@ impl<S: Store> Tenants<S> {
                 results.push((id, r));
             }
         }
+        progress(total, total);
         Ok(results)
     }
 }
