@@ -875,6 +875,23 @@ impl<S: Store> Tenants<S> {
     /// overrides them has succeeded (as `provision` does after its setup): each of those
     /// statements is idempotent and carries no secret, so this command's own statements decided
     /// the tenant's state, whatever the crashed one did.
+    /// Before `revoke` or `drop` supersedes a pending ADD/ROTATE: a crash during its delivery may
+    /// have left the (now dead) secret in a file sink's temporary file; remove it.
+    async fn remove_crashed_deliveries(&self, id: &TenantId) -> Result<(), TenantError> {
+        let minting = self
+            .store
+            .journal(id.as_str())
+            .await?
+            .iter()
+            .any(|e| e.state == JournalState::Pending && (e.kind == ADD || e.kind == ROTATE));
+        if minting {
+            if let Ok(Sink::File(path)) = self.sink_of(id, None).await {
+                remove_stale_temporaries(&path);
+            }
+        }
+        Ok(())
+    }
+
     async fn supersede(&self, seqs: &[i64]) -> Result<(), TenantError> {
         if !seqs.is_empty() {
             self.store
@@ -1239,6 +1256,7 @@ impl<S: Store> Tenants<S> {
     /// Whatever a crashed run left pending for the tenant, ADD/ROTATE included, is superseded
     /// once this succeeds: every token is gone, so a secret such a statement minted is dead.
     pub async fn revoke(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        self.remove_crashed_deliveries(id).await?;
         let stale = self.stale_pending(id, true).await?;
         let user = self.settings.user(id);
         let token = self.settings.token(id);
@@ -1333,6 +1351,7 @@ impl<S: Store> Tenants<S> {
     /// Removes every token, then drops the user; everything a crashed run left pending is
     /// superseded once it succeeds (as for [`Tenants::revoke`]).
     pub async fn drop_tenant(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        self.remove_crashed_deliveries(id).await?;
         let stale = self.stale_pending(id, true).await?;
         let user = self.settings.user(id);
         match self.live_tokens(&user).await {

@@ -1243,26 +1243,27 @@ async fn rerun_of_crashed_disable_enable_revoke_and_drop_resolves_their_pending_
     env.assert_dead(&secret).await;
     assert_nothing_pending(&env, "CRASH5").await;
 
-    // drop: a crashed provision's ADD (sent, its secret lost) and the drop's own DROP USER
-    // (never sent) are both pending; the drop supersedes both, and the lost secret is dead.
+    // drop: a crashed rotation (sent, its secret lost during the delivery) and the drop's own
+    // DROP USER (never sent) are both pending; the drop supersedes both, the lost secret is dead
+    // and the delivery's temporary file is removed.
     env.tenants
         .provision(&t, &env.sink(), 90)
         .await
         .expect("provision again");
-    env.tenants.revoke(&t).await.expect("revoke");
-    let add = add_statement("CRASH5").to_string();
+    let rotate = rotate_statement("CRASH5");
+    let text = rotate.to_string();
     let request_id = uuid::Uuid::new_v4();
     let add_seq = env
         .tenants
         .store()
-        .journal_begin("CRASH5", "ALTER USER ADD PAT", request_id, Some(&add))
+        .journal_begin("CRASH5", rotate.kind(), request_id, Some(&text))
         .await
         .expect("journal");
     let lost = env
         .automation
-        .execute(&snowpat_client::Statement::new(add).request_id(request_id))
+        .execute(&snowpat_client::Statement::new(text).request_id(request_id))
         .await
-        .expect("the ADD ran");
+        .expect("the ROTATE ran");
     let lost_secret = secret_of(&lost);
     let drop_seq = crashed(
         &env,
@@ -1273,7 +1274,19 @@ async fn rerun_of_crashed_disable_enable_revoke_and_drop_resolves_their_pending_
         false,
     )
     .await;
+    // The crashed delivery's temporary file (the sink writes `.<name>.<uuid>.tmp`, then renames).
+    let target = env.secret_file("CRASH5");
+    let temporary = target.with_file_name(format!(
+        ".{}.{}.tmp",
+        target.file_name().unwrap().to_string_lossy(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&temporary, lost_secret.expose_secret()).expect("temporary");
     env.tenants.drop_tenant(&t).await.expect("rerun of drop");
+    assert!(
+        !temporary.exists(),
+        "the crashed delivery's temporary file is left"
+    );
     for seq in [add_seq, drop_seq] {
         assert_eq!(
             state_of(&env, "CRASH5", seq).await,
