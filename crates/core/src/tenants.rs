@@ -48,6 +48,10 @@ use crate::store::{JournalState, Store, StoreError, TenantRecord, TokenRecord};
 /// * `after_response`: the answer, with the secret, was received and nothing was done with it;
 /// * `after_sink_write`: the secret is in the sink; the store has no record of it;
 /// * `before_journal_commit`: the token metadata is stored; the journal entry is still pending.
+///
+/// Apart from those, `after_change` is passed by each journaled statement that mints nothing
+/// (`revoke`, `disable`, `enable`, `drop`): it ran and answered, and the process dies before the
+/// journal marks it done, so the entry stays pending for the rerun to resolve.
 pub mod crash {
     use std::io::Write;
 
@@ -64,6 +68,8 @@ pub mod crash {
         AfterResponse,
         AfterSinkWrite,
         BeforeJournalCommit,
+        /// Not in [`Point::ALL`] (the minting path's points).
+        AfterChange,
     }
 
     impl Point {
@@ -81,11 +87,15 @@ pub mod crash {
                 Point::AfterResponse => "after_response",
                 Point::AfterSinkWrite => "after_sink_write",
                 Point::BeforeJournalCommit => "before_journal_commit",
+                Point::AfterChange => "after_change",
             }
         }
 
         pub fn parse(text: &str) -> Option<Self> {
-            Self::ALL.into_iter().find(|p| p.name() == text)
+            Self::ALL
+                .into_iter()
+                .chain([Point::AfterChange])
+                .find(|p| p.name() == text)
         }
     }
 
@@ -484,6 +494,7 @@ impl<S: Store> Tenants<S> {
             .request_id(request_id);
         match self.client.execute(&request).await {
             Ok(result) => {
+                crash::hit(crash::Point::AfterChange);
                 self.store.journal_finish(seq, JournalState::Done).await?;
                 Ok(result)
             }

@@ -60,6 +60,11 @@ impl Setup {
 
     /// As the automation identity (automation.toml, nothing in the environment).
     pub fn as_automation(&self, args: &[&str]) -> Output {
+        self.as_automation_env(args, &[])
+    }
+
+    /// [`Setup::as_automation`] with extra environment variables.
+    pub fn as_automation_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_snowpat"))
             .args(["--config", "automation.toml", "--store", &self.store()])
             .args(["--output", "json"])
@@ -68,6 +73,7 @@ impl Setup {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
+            .envs(envs.iter().copied())
             .output()
             .unwrap()
     }
