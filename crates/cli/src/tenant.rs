@@ -192,8 +192,20 @@ async fn open(ctx: &Context) -> anyhow::Result<Result<Tenants<SqliteStore>, Exit
              that `snowpat bootstrap multi-tenant` created"
         );
     }
-    if let Some(role) = tenants.statement_role() {
+    if let Some(role) = tenants.statement_role().map(str::to_owned) {
         tracing::info!(session = %session, role, "tenant statements run as the automation role");
+        // Sinks that create objects (snowflake-secret) send their own statements: give them a
+        // client whose default role is the automation role as well.
+        match ctx.client_with_role(&role) {
+            Ok(client) => tenants = tenants.with_client(client),
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "error: connecting again with role {role}: {e:?}"
+                );
+                return Ok(Err(ExitCode::from(1)));
+            }
+        }
     }
     Ok(Ok(tenants))
 }

@@ -169,3 +169,49 @@ fn an_identity_that_cannot_use_the_automation_role_is_told_the_fix_before_anythi
     }
     assert!(!setup.dir.path().join("secrets/ACME.token").exists());
 }
+
+/// A `snowflake-secret` sink's SECRET is created by the tenant command too: as ACCOUNTADMIN it is
+/// created with role AUTOMATION_ROLE, so the automation identity's rotation can replace it
+/// (CREATE OR REPLACE needs its OWNERSHIP, `snowflake-behaviour.md` §4.3).
+#[test]
+fn a_snowflake_secret_sink_written_as_accountadmin_is_owned_by_the_automation_role() {
+    let setup = Setup::start();
+    setup
+        .emu
+        .admin_sql("GRANT CREATE SECRET ON SCHEMA SNOWPAT.POLICIES TO ROLE AUTOMATION_ROLE");
+    let before = setup.emu.last_seq();
+    let out = setup.as_admin(&[
+        "tenant",
+        "provision",
+        "vault",
+        "--sink",
+        "snowflake-secret:SNOWPAT.POLICIES.TOKEN_{id}",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = setup.emu.log(before);
+    let create: Vec<&Value> = executed(&log)
+        .into_iter()
+        .filter(|l| l["statement_kind"].as_str() == Some("CREATE SECRET"))
+        .collect();
+    assert_eq!(create.len(), 1, "{log:#?}");
+    assert_eq!(
+        create[0]["role"].as_str(),
+        Some("AUTOMATION_ROLE"),
+        "{}",
+        create[0]
+    );
+    assert_eq!(create[0]["user"].as_str(), Some("ADMIN"), "{}", create[0]);
+
+    let before = setup.emu.last_seq();
+    let out = setup.as_automation(&["tenant", "rotate", "vault"]);
+    assert!(out.status.success(), "rotate: {}", stderr(&out));
+    assert_eq!(action(&out), "rotated");
+    let replaced = setup
+        .emu
+        .log(before)
+        .into_iter()
+        .filter(|l| l["statement_kind"].as_str() == Some("CREATE SECRET"))
+        .filter(|l| l["executed"] == true)
+        .count();
+    assert_eq!(replaced, 1);
+}

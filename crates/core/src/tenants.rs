@@ -413,6 +413,14 @@ impl<S: Store> Tenants<S> {
         &self.store
     }
 
+    /// The same engine over another client (e.g. one whose default role is the automation role,
+    /// so that what a sink creates, such as a Snowflake SECRET, is owned by that role too).
+    #[must_use]
+    pub fn with_client(mut self, client: Client) -> Self {
+        self.client = client;
+        self
+    }
+
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
