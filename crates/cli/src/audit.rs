@@ -41,13 +41,14 @@ fn tenant_users(
     store_url: &str,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<(BTreeSet<String>, bool), CliError> {
-    use snowpat_core::store::{SqliteStore, Store};
-    let path = store_url.strip_prefix("sqlite:").unwrap_or(store_url);
-    if !std::path::Path::new(path).exists() {
-        return Ok((BTreeSet::new(), false));
+    use snowpat_core::store::Store;
+    if let Some(path) = store_url.strip_prefix("sqlite:") {
+        if !std::path::Path::new(path).exists() {
+            return Ok((BTreeSet::new(), false));
+        }
     }
     runtime.block_on(async {
-        let store = SqliteStore::open(store_url)
+        let store = crate::context::open_store(store_url)
             .await
             .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
         let tenants = store

@@ -119,7 +119,7 @@ fn tenant_entry(
     let user = settings.user(&id);
     let role = settings.blueprint.runtime_role.to_ascii_uppercase();
     let sink = runtime.block_on(async {
-        let store = snowpat_core::store::SqliteStore::open(&ctx.store_url)
+        let store = crate::context::open_store(&ctx.store_url)
             .await
             .map_err(|e| CliError::Failed(anyhow::Error::new(e)))?;
         let tenants = Tenants::new(ctx.client.clone(), std::sync::Arc::new(store), settings);

@@ -41,7 +41,8 @@ pub(crate) struct GlobalArgs {
     /// A profile from ~/.snowflake/connections.toml.
     #[arg(long, global = true)]
     pub connection: Option<String>,
-    /// sqlite:PATH.
+    /// sqlite:PATH, or postgres://USER@HOST/DATABASE (postgresql:// too); the database
+    /// password comes from PGPASSWORD or ~/.pgpass, never from the command line.
     #[arg(long, global = true)]
     pub store: Option<String>,
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
@@ -60,7 +61,7 @@ pub(crate) struct Context {
     pub client: Client,
     /// `snowpat.toml` (defaults when absent).
     pub config: Config,
-    /// `--store` (`sqlite:PATH`).
+    /// `--store` (`sqlite:PATH` or `postgres://...`).
     pub store_url: String,
     pub output: OutputFormat,
     /// The base URL, for printed snippets.
@@ -156,6 +157,31 @@ pub(crate) fn load_config(args: &GlobalArgs) -> Result<Config, CliError> {
     Config::discover(args.config.as_deref()).map_err(|e| CliError::Usage(e.to_string()))
 }
 
+/// Refuses a `--store` URL that carries a password (argv leaks to ps and shell history) or names
+/// no known backend, before anything is opened; the message never echoes the password.
+pub(crate) fn check_store_url(url: &str) -> Result<(), CliError> {
+    let redacted = snowpat_core::store::redact_url(url);
+    if redacted != url {
+        return Err(CliError::Usage(format!(
+            "--store {redacted}: a database password is never accepted on the command line \
+             (it leaks to ps and shell history): set PGPASSWORD or use ~/.pgpass"
+        )));
+    }
+    if !url.starts_with("sqlite:") && !snowpat_core::store::is_postgres_url(url) {
+        return Err(CliError::Usage(format!(
+            "--store {url}: use sqlite:PATH or postgres://USER@HOST/DATABASE"
+        )));
+    }
+    Ok(())
+}
+
+/// Opens the store `--store` names: SQLite or PostgreSQL by the URL's scheme.
+pub(crate) async fn open_store(
+    url: &str,
+) -> Result<snowpat_core::store::AnyStore, snowpat_core::store::StoreError> {
+    snowpat_core::store::AnyStore::open(url).await
+}
+
 /// The default store: `sqlite:<data dir>/snowpat/state.db`.
 fn default_store() -> String {
     let base = std::env::var_os("XDG_DATA_HOME")
@@ -171,6 +197,9 @@ impl Context {
     pub(crate) fn build(args: &GlobalArgs) -> Result<Self, CliError> {
         let config = load_config(args)?;
         let file = config.connection.clone().unwrap_or_default();
+        if let Some(store) = &args.store {
+            check_store_url(store)?;
+        }
         if let Some(p) = &args.token_file {
             refuse_secret_value("--token-file", p)?;
         }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use snowpat_client::{BaseUrl, Client};
 use snowpat_core::config::{Config, ExchangeConfig};
 use snowpat_core::exchange::{check_config_file_permissions, JwksOptions};
-use snowpat_core::store::SqliteStore;
+use snowpat_core::store::AnyStore;
 use snowpat_core::tenants::{parse_duration, Settings, Tenants};
 use snowpat_server::audit::AuditLog;
 use snowpat_server::http::{router, AppState};
@@ -67,8 +67,8 @@ pub(crate) struct Setup {
     pub config: Config,
     pub exchange: ExchangeConfig,
     pub service: Option<Client>,
-    pub store: Arc<SqliteStore>,
-    pub state: Arc<AppState<SqliteStore>>,
+    pub store: Arc<AnyStore>,
+    pub state: Arc<AppState<AnyStore>>,
 }
 
 fn usage(e: impl std::fmt::Display) -> CliError {
@@ -152,8 +152,10 @@ pub(crate) async fn setup(
             (None, base_url(global, &config)?)
         }
     };
+    let url = store_url(global);
+    crate::context::check_store_url(&url)?;
     let store = Arc::new(
-        SqliteStore::open(&store_url(global))
+        crate::context::open_store(&url)
             .await
             .map_err(|e| CliError::Failed(e.into()))?,
     );

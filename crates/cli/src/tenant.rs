@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
-use snowpat_core::store::SqliteStore;
+use snowpat_core::store::AnyStore;
 use snowpat_core::tenants::{parse_duration, Outcome, Settings, TenantError, TenantId, Tenants};
 
 use crate::context::{Context, OutputFormat};
@@ -177,8 +177,8 @@ fn settings(ctx: &Context) -> Settings {
 /// automation role (`Tenants::adopt_automation_role`), so the objects it creates stay manageable
 /// by the automation identity whoever ran the command. `Err(exit code)` when the connection's
 /// identity cannot use that role (the message names the fix).
-async fn open(ctx: &Context) -> anyhow::Result<Result<Tenants<SqliteStore>, ExitCode>> {
-    let store = SqliteStore::open(&ctx.store_url).await?;
+async fn open(ctx: &Context) -> anyhow::Result<Result<Tenants<AnyStore>, ExitCode>> {
+    let store = crate::context::open_store(&ctx.store_url).await?;
     let mut tenants = Tenants::new(ctx.client.clone(), Arc::new(store), settings(ctx));
     let session = match tenants.adopt_automation_role().await {
         Ok(session) => session,
@@ -399,7 +399,7 @@ pub(crate) async fn run(args: TenantArgs, ctx: &Context) -> anyhow::Result<ExitC
 
 async fn single<F, Fut>(ctx: &Context, id: &str, action: F) -> anyhow::Result<ExitCode>
 where
-    F: FnOnce(Tenants<SqliteStore>, TenantId) -> Fut,
+    F: FnOnce(Tenants<AnyStore>, TenantId) -> Fut,
     Fut: std::future::Future<Output = Result<Outcome, TenantError>>,
 {
     let id = match TenantId::parse(id) {

@@ -3,20 +3,24 @@
 //! each `requestId` recorded *before* the statement is sent so a rerun after a crash can resubmit
 //! it (protocols §2.8).
 //!
-//! [`Store`] is backend-neutral; [`SqliteStore`] is the first implementation (`sqlite:PATH`).
+//! [`Store`] is backend-neutral, with two implementations: [`SqliteStore`] (`sqlite:PATH`) and
+//! [`PgStore`] (`postgres://...` / `postgresql://...`). [`AnyStore::open`] picks one by the URL's
+//! scheme; both pass the same test suite (`tests/store.rs`).
 
 #[cfg(test)]
 mod exchange_tests;
+mod postgres;
 mod sqlite;
 
 use std::future::Future;
 
+pub use postgres::{is_postgres_url, redact_url, PgStore};
 pub use sqlite::SqliteStore;
 
 /// Store failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("unsupported store URL {0:?}: use sqlite:PATH")]
+    #[error("unsupported store URL {0:?}: use sqlite:PATH or postgres://USER@HOST/DATABASE")]
     Url(String),
     #[error("cannot prepare the store at {path}: {source}")]
     Io {
@@ -259,4 +263,154 @@ pub trait Store: Send + Sync + 'static {
 /// Now, for store bookkeeping timestamps only (never for token lifetimes, which use server time).
 pub(crate) fn stamp() -> String {
     chrono::Utc::now().to_rfc3339()
+}
+
+/// The store a `--store` URL names: `sqlite:PATH` or `postgres://...` (`postgresql://...`).
+/// Dispatches every [`Store`] method to the backend, so `Tenants<AnyStore>` and the exchange
+/// service work unchanged on either.
+#[derive(Clone, Debug)]
+pub enum AnyStore {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl AnyStore {
+    /// Opens (and migrates) the store `url` names. A password in a PostgreSQL URL never appears
+    /// in the error.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        if is_postgres_url(url) {
+            Ok(Self::Postgres(PgStore::open(url).await?))
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(SqliteStore::open(url).await?))
+        } else {
+            Err(StoreError::Url(redact_url(url)))
+        }
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl From<SqliteStore> for AnyStore {
+    fn from(store: SqliteStore) -> Self {
+        Self::Sqlite(store)
+    }
+}
+
+impl From<PgStore> for AnyStore {
+    fn from(store: PgStore) -> Self {
+        Self::Postgres(store)
+    }
+}
+
+/// `match self { Sqlite(s) => s.$method(..).await, Postgres(s) => ... }`.
+macro_rules! dispatch {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            AnyStore::Sqlite(store) => store.$method($($arg),*).await,
+            AnyStore::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store for AnyStore {
+    async fn upsert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+        dispatch!(self.upsert_tenant(tenant))
+    }
+    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+        dispatch!(self.tenant(id))
+    }
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        dispatch!(self.tenants())
+    }
+    async fn set_tenant_status(&self, id: &str, status: &str) -> Result<(), StoreError> {
+        dispatch!(self.set_tenant_status(id, status))
+    }
+    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        dispatch!(self.put_token(token))
+    }
+    async fn tokens(&self, tenant: &str) -> Result<Vec<TokenRecord>, StoreError> {
+        dispatch!(self.tokens(tenant))
+    }
+    async fn delete_tokens(&self, tenant: &str) -> Result<(), StoreError> {
+        dispatch!(self.delete_tokens(tenant))
+    }
+    async fn journal_begin(
+        &self,
+        tenant: &str,
+        kind: &str,
+        request_id: uuid::Uuid,
+        statement: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self.journal_begin(tenant, kind, request_id, statement))
+    }
+    async fn journal_finish(&self, seq: i64, state: JournalState) -> Result<(), StoreError> {
+        dispatch!(self.journal_finish(seq, state))
+    }
+    async fn journal(&self, tenant: &str) -> Result<Vec<JournalEntry>, StoreError> {
+        dispatch!(self.journal(tenant))
+    }
+    async fn exchange_try_lock(
+        &self,
+        key: &str,
+        holder: &str,
+        now_ms: i64,
+        lease_until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self.exchange_try_lock(key, holder, now_ms, lease_until_ms))
+    }
+    async fn exchange_unlock(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        dispatch!(self.exchange_unlock(key, holder))
+    }
+    async fn put_exchange_token(&self, token: &ExchangeTokenRecord) -> Result<(), StoreError> {
+        dispatch!(self.put_exchange_token(token))
+    }
+    async fn exchange_token(
+        &self,
+        user: &str,
+        token_name: &str,
+    ) -> Result<Option<ExchangeTokenRecord>, StoreError> {
+        dispatch!(self.exchange_token(user, token_name))
+    }
+    async fn exchange_tokens(&self) -> Result<Vec<ExchangeTokenRecord>, StoreError> {
+        dispatch!(self.exchange_tokens())
+    }
+    async fn delete_exchange_token(&self, user: &str, token_name: &str) -> Result<(), StoreError> {
+        dispatch!(self.delete_exchange_token(user, token_name))
+    }
+    async fn schedule_removal(&self, removal: &RemovalRecord) -> Result<(), StoreError> {
+        dispatch!(self.schedule_removal(removal))
+    }
+    async fn rename_removal(&self, user: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        dispatch!(self.rename_removal(user, from, to))
+    }
+    async fn due_removals(&self, now_ms: i64) -> Result<Vec<RemovalRecord>, StoreError> {
+        dispatch!(self.due_removals(now_ms))
+    }
+    async fn pending_removals(&self) -> Result<Vec<RemovalRecord>, StoreError> {
+        dispatch!(self.pending_removals())
+    }
+    async fn finish_removal(&self, user: &str, object_name: &str) -> Result<(), StoreError> {
+        dispatch!(self.finish_removal(user, object_name))
+    }
+    async fn journal_begin_batch(
+        &self,
+        tenant: &str,
+        request_id: uuid::Uuid,
+        entries: &[(&str, Option<&str>)],
+    ) -> Result<Vec<i64>, StoreError> {
+        dispatch!(self.journal_begin_batch(tenant, request_id, entries))
+    }
+    async fn journal_finish_batch(
+        &self,
+        seqs: &[i64],
+        state: JournalState,
+    ) -> Result<(), StoreError> {
+        dispatch!(self.journal_finish_batch(seqs, state))
+    }
 }

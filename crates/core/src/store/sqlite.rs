@@ -202,6 +202,63 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
+
+    async fn journal_begin_batch(
+        &self,
+        tenant: &str,
+        request_id: uuid::Uuid,
+        entries: &[(&str, Option<&str>)],
+    ) -> Result<Vec<i64>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One INSERT of all rows (one statement, one commit); their seqs are assigned in the
+        // order of the VALUES rows.
+        let now = stamp();
+        let request_id = request_id.to_string();
+        let rows = vec!["(?, ?, ?, ?, 'pending', ?, ?)"; entries.len()].join(", ");
+        let sql = format!(
+            "INSERT INTO journal (tenant, kind, request_id, statement, state, created_at, updated_at) \
+             VALUES {rows} RETURNING seq"
+        );
+        let mut query = sqlx::query(&sql);
+        for (kind, statement) in entries {
+            query = query
+                .bind(tenant)
+                .bind(*kind)
+                .bind(&request_id)
+                .bind(*statement)
+                .bind(&now)
+                .bind(&now);
+        }
+        let mut seqs = query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i64, _>("seq"))
+            .collect::<Result<Vec<i64>, sqlx::Error>>()?;
+        seqs.sort_unstable();
+        Ok(seqs)
+    }
+
+    async fn journal_finish_batch(
+        &self,
+        seqs: &[i64],
+        state: JournalState,
+    ) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let marks = vec!["?"; seqs.len()].join(", ");
+        let sql = format!("UPDATE journal SET state = ?, updated_at = ? WHERE seq IN ({marks})");
+        let mut query = sqlx::query(&sql).bind(state.as_str()).bind(stamp());
+        for seq in seqs {
+            query = query.bind(seq);
+        }
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn exchange_try_lock(
         &self,
         key: &str,
@@ -402,61 +459,5 @@ impl Store for SqliteStore {
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
-    }
-
-    async fn journal_begin_batch(
-        &self,
-        tenant: &str,
-        request_id: uuid::Uuid,
-        entries: &[(&str, Option<&str>)],
-    ) -> Result<Vec<i64>, StoreError> {
-        if entries.is_empty() {
-            return Ok(Vec::new());
-        }
-        // One INSERT of all rows (one statement, one commit); their seqs are assigned in the
-        // order of the VALUES rows.
-        let now = stamp();
-        let request_id = request_id.to_string();
-        let rows = vec!["(?, ?, ?, ?, 'pending', ?, ?)"; entries.len()].join(", ");
-        let sql = format!(
-            "INSERT INTO journal (tenant, kind, request_id, statement, state, created_at, updated_at) \
-             VALUES {rows} RETURNING seq"
-        );
-        let mut query = sqlx::query(&sql);
-        for (kind, statement) in entries {
-            query = query
-                .bind(tenant)
-                .bind(*kind)
-                .bind(&request_id)
-                .bind(*statement)
-                .bind(&now)
-                .bind(&now);
-        }
-        let mut seqs = query
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| row.try_get::<i64, _>("seq"))
-            .collect::<Result<Vec<i64>, sqlx::Error>>()?;
-        seqs.sort_unstable();
-        Ok(seqs)
-    }
-
-    async fn journal_finish_batch(
-        &self,
-        seqs: &[i64],
-        state: JournalState,
-    ) -> Result<(), StoreError> {
-        if seqs.is_empty() {
-            return Ok(());
-        }
-        let marks = vec!["?"; seqs.len()].join(", ");
-        let sql = format!("UPDATE journal SET state = ?, updated_at = ? WHERE seq IN ({marks})");
-        let mut query = sqlx::query(&sql).bind(state.as_str()).bind(stamp());
-        for seq in seqs {
-            query = query.bind(seq);
-        }
-        query.execute(&self.pool).await?;
-        Ok(())
     }
 }
