@@ -69,6 +69,64 @@ pub(crate) struct Context {
     /// The credential's token type (`PROGRAMMATIC_ACCESS_TOKEN`, `KEYPAIR_JWT`, `OAUTH`): how the
     /// applying identity authenticates, for lockout checks.
     pub token_type: &'static str,
+    /// What `client` was built from, to build it again with another default role.
+    connection: Connection,
+}
+
+/// The resolved connection: where, and the credential's source (read again on each build, so
+/// no secret is kept here beyond what the environment already held).
+#[derive(Clone)]
+struct Connection {
+    base: BaseUrl,
+    account: Option<String>,
+    user: Option<String>,
+    token_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    env_token: Option<SecretString>,
+    profile: Option<Profile>,
+}
+
+impl Connection {
+    fn credential(&self) -> Result<Credential, CliError> {
+        if let Some(path) = &self.token_file {
+            Credential::pat_from_file(path)
+                .map_err(|e| CliError::Usage(format!("--token-file {}: {e}", path.display())))
+        } else if let Some(path) = &self.key_file {
+            let user = self.user.clone().ok_or_else(|| {
+                CliError::Usage("--private-key-file needs --user (or SNOWFLAKE_USER)".into())
+            })?;
+            let account = self.account.clone().unwrap_or_else(|| "EMULATOR".into());
+            Ok(Credential::KeyPair(
+                KeyPair::from_file(&account, &user, path).map_err(|e| {
+                    CliError::Usage(format!("--private-key-file {}: {e}", path.display()))
+                })?,
+            ))
+        } else if let Some(token) = &self.env_token {
+            Ok(Credential::pat(token.clone()))
+        } else if let Some(p) = &self.profile {
+            p.credential()
+                .map_err(|e| CliError::Usage(format!("connection profile: {e}")))
+        } else {
+            Err(CliError::Usage(
+                "no credential: give --token-file PATH or --private-key-file PATH (or \
+                 SNOWPAT_TOKEN_FILE, SNOWFLAKE_TOKEN, SNOWFLAKE_PRIVATE_KEY_FILE)"
+                    .into(),
+            ))
+        }
+    }
+
+    fn client(&self, role: Option<&str>) -> Result<(Client, &'static str), CliError> {
+        let credential = self.credential()?;
+        let token_type = credential.token_type();
+        let mut builder = Client::builder(self.base.clone(), credential);
+        if let Some(role) = role {
+            builder = builder.role(role);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| CliError::Usage(format!("connection: {e}")))?;
+        Ok((client, token_type))
+    }
 }
 
 /// A value that looks like a secret rather than a path: refuse it before anything is sent.
@@ -200,37 +258,16 @@ impl Context {
         if url.is_none() {
             url = Some(base.to_string());
         }
-        let credential = if let Some(path) = &token_file {
-            Credential::pat_from_file(path)
-                .map_err(|e| CliError::Usage(format!("--token-file {}: {e}", path.display())))?
-        } else if let Some(path) = &key_file {
-            let user = user.clone().ok_or_else(|| {
-                CliError::Usage("--private-key-file needs --user (or SNOWFLAKE_USER)".into())
-            })?;
-            let account = account.clone().unwrap_or_else(|| "EMULATOR".into());
-            Credential::KeyPair(KeyPair::from_file(&account, &user, path).map_err(|e| {
-                CliError::Usage(format!("--private-key-file {}: {e}", path.display()))
-            })?)
-        } else if let Some(token) = env_token {
-            Credential::pat(token)
-        } else if let Some(p) = &profile {
-            p.credential()
-                .map_err(|e| CliError::Usage(format!("connection profile: {e}")))?
-        } else {
-            return Err(CliError::Usage(
-                "no credential: give --token-file PATH or --private-key-file PATH (or \
-                 SNOWPAT_TOKEN_FILE, SNOWFLAKE_TOKEN, SNOWFLAKE_PRIVATE_KEY_FILE)"
-                    .into(),
-            ));
+        let connection = Connection {
+            base,
+            account,
+            user,
+            token_file,
+            key_file,
+            env_token,
+            profile,
         };
-        let token_type = credential.token_type();
-        let mut builder = Client::builder(base, credential);
-        if let Some(role) = &role {
-            builder = builder.role(role);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| CliError::Usage(format!("connection: {e}")))?;
+        let (client, token_type) = connection.client(role.as_deref())?;
         Ok(Self {
             client,
             config,
@@ -238,6 +275,14 @@ impl Context {
             output: args.output,
             url: url.unwrap_or_default(),
             token_type,
+            connection,
         })
+    }
+
+    /// The same connection with another default role (every request carries it unless it names
+    /// its own): e.g. the automation role, so that what a tenant command's sink creates is owned
+    /// by it too.
+    pub(crate) fn client_with_role(&self, role: &str) -> Result<Client, CliError> {
+        Ok(self.connection.client(Some(role))?.0)
     }
 }

@@ -73,6 +73,78 @@ pub(crate) struct RotateDueArgs {
     pub within: String,
 }
 
+/// A progress bar on stderr for bulk tenant commands, drawn only when stderr is a terminal and
+/// `--output` is text (`interfaces.md`: data on stdout, JSON lines for machines): piped or JSON
+/// runs write exactly what they did without it. Redrawn in place with `\r` when the shown
+/// figures change; cleared before the results are printed.
+struct Progress {
+    label: &'static str,
+    enabled: bool,
+    /// The last line drawn, so that an unchanged one is not written again.
+    last: std::sync::Mutex<String>,
+}
+
+/// Bar width in cells.
+const BAR_WIDTH: usize = 30;
+
+impl Progress {
+    fn new(ctx: &Context, label: &'static str) -> Self {
+        use std::io::IsTerminal;
+        Self {
+            label,
+            enabled: ctx.output == OutputFormat::Text && std::io::stderr().is_terminal(),
+            last: std::sync::Mutex::new(String::new()),
+        }
+    }
+
+    /// Draws `done` of `total` (no-op unless enabled).
+    fn update(&self, done: usize, total: usize) {
+        if !self.enabled {
+            return;
+        }
+        let line = render(self.label, done, total, BAR_WIDTH);
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if *last != line {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r{line}\x1b[K");
+            let _ = err.flush();
+            *last = line;
+        }
+    }
+
+    /// Erases the bar (no-op unless something was drawn).
+    fn finish(&self) {
+        if !self.enabled {
+            return;
+        }
+        if let Ok(last) = self.last.lock() {
+            if !last.is_empty() {
+                let mut err = std::io::stderr().lock();
+                let _ = write!(err, "\r\x1b[K");
+                let _ = err.flush();
+            }
+        }
+    }
+}
+
+/// `LABEL [#########.....] DONE/TOTAL PCT%` (no control characters; `width` cells of bar).
+fn render(label: &str, done: usize, total: usize, width: usize) -> String {
+    let done = done.min(total);
+    // An empty run is complete.
+    let filled = done
+        .saturating_mul(width)
+        .checked_div(total)
+        .unwrap_or(width);
+    let percent = done.saturating_mul(100).checked_div(total).unwrap_or(100);
+    format!(
+        "{label} [{}{}] {done}/{total} {percent}%",
+        "#".repeat(filled),
+        ".".repeat(width - filled)
+    )
+}
+
 /// Prints `error: ...` and returns exit 2 (nothing was sent).
 fn usage(message: impl std::fmt::Display) -> ExitCode {
     let _ = writeln!(std::io::stderr().lock(), "error: {message}");
@@ -101,20 +173,41 @@ fn settings(ctx: &Context) -> Settings {
     }
 }
 
-async fn open(ctx: &Context) -> anyhow::Result<Tenants<AnyStore>> {
+/// Opens the store and the engine; every tenant statement then runs as the blueprint's
+/// automation role (`Tenants::adopt_automation_role`), so the objects it creates stay manageable
+/// by the automation identity whoever ran the command. `Err(exit code)` when the connection's
+/// identity cannot use that role (the message names the fix).
+async fn open(ctx: &Context) -> anyhow::Result<Result<Tenants<AnyStore>, ExitCode>> {
     let store = crate::context::open_store(&ctx.store_url).await?;
-    let tenants = Tenants::new(ctx.client.clone(), Arc::new(store), settings(ctx));
+    let mut tenants = Tenants::new(ctx.client.clone(), Arc::new(store), settings(ctx));
+    let session = match tenants.adopt_automation_role().await {
+        Ok(session) => session,
+        Err(e) => return Ok(Err(failed(&e))),
+    };
     // interfaces.md: running tenant commands as ACCOUNTADMIN works but prints a warning.
-    if let Ok(role) = tenants.current_role().await {
-        if role.eq_ignore_ascii_case("ACCOUNTADMIN") {
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "warning: running tenant commands as ACCOUNTADMIN; use the automation identity \
-                 that `snowpat bootstrap multi-tenant` created"
-            );
+    if session.eq_ignore_ascii_case("ACCOUNTADMIN") {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "warning: running tenant commands as ACCOUNTADMIN; use the automation identity \
+             that `snowpat bootstrap multi-tenant` created"
+        );
+    }
+    if let Some(role) = tenants.statement_role().map(str::to_owned) {
+        tracing::info!(session = %session, role, "tenant statements run as the automation role");
+        // Sinks that create objects (snowflake-secret) send their own statements: give them a
+        // client whose default role is the automation role as well.
+        match ctx.client_with_role(&role) {
+            Ok(client) => tenants = tenants.with_client(client),
+            Err(e) => {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "error: connecting again with role {role}: {e:?}"
+                );
+                return Ok(Err(ExitCode::from(1)));
+            }
         }
     }
-    Ok(tenants)
+    Ok(Ok(tenants))
 }
 
 fn print(ctx: &Context, outcome: &Outcome) {
@@ -210,14 +303,28 @@ pub(crate) async fn run(args: TenantArgs, ctx: &Context) -> anyhow::Result<ExitC
                 }
             }
             let days = days.unwrap_or(settings.tenants.days);
-            let tenants = open(ctx).await?;
+            let tenants = match open(ctx).await? {
+                Ok(t) => t,
+                Err(code) => return Ok(code),
+            };
+            let progress = Progress::new(ctx, "provisioning");
             let results = tenants
-                .provision_many(&ids, &spec, days, usize::from(concurrency))
+                .provision_many_observed(
+                    &ids,
+                    &spec,
+                    days,
+                    usize::from(concurrency),
+                    &|done, total| progress.update(done, total),
+                )
                 .await;
+            progress.finish();
             summarize(ctx, &results)
         }
         TenantCommand::List => {
-            let tenants = open(ctx).await?;
+            let tenants = match open(ctx).await? {
+                Ok(t) => t,
+                Err(code) => return Ok(code),
+            };
             match tenants.list().await {
                 Ok(all) => {
                     for outcome in &all {
@@ -253,7 +360,10 @@ pub(crate) async fn run(args: TenantArgs, ctx: &Context) -> anyhow::Result<ExitC
                 Ok(id) => id,
                 Err(e) => return Ok(failed(&e)),
             };
-            let tenants = open(ctx).await?;
+            let tenants = match open(ctx).await? {
+                Ok(t) => t,
+                Err(code) => return Ok(code),
+            };
             match tenants.show(&id).await {
                 Ok((outcome, live)) => {
                     print(ctx, &outcome);
@@ -296,7 +406,10 @@ where
         Ok(id) => id,
         Err(e) => return Ok(failed(&e)),
     };
-    let tenants = open(ctx).await?;
+    let tenants = match open(ctx).await? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
     match action(tenants, id).await {
         Ok(outcome) => {
             print(ctx, &outcome);
@@ -344,12 +457,50 @@ pub(crate) async fn run_rotate_due(args: RotateDueArgs, ctx: &Context) -> anyhow
             args.within
         )));
     };
-    let tenants = open(ctx).await?;
+    let tenants = match open(ctx).await? {
+        Ok(t) => t,
+        Err(code) => return Ok(code),
+    };
     if let Some(warning) = crate::audit::automation_pat_warning(ctx).await {
         let _ = writeln!(std::io::stderr().lock(), "warning: {warning}");
     }
-    match tenants.rotate_due(within).await {
+    let progress = Progress::new(ctx, "rotate-due");
+    let results = tenants
+        .rotate_due_observed(within, &|done, total| progress.update(done, total))
+        .await;
+    progress.finish();
+    match results {
         Ok(results) => summarize(ctx, &results),
         Err(e) => Ok(failed(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn progress_lines_fill_in_proportion_and_hold_no_control_characters() {
+        assert_eq!(
+            render("provisioning", 0, 200, 10),
+            "provisioning [..........] 0/200 0%"
+        );
+        assert_eq!(
+            render("provisioning", 100, 200, 10),
+            "provisioning [#####.....] 100/200 50%"
+        );
+        assert_eq!(
+            render("provisioning", 199, 200, 10),
+            "provisioning [#########.] 199/200 99%"
+        );
+        assert_eq!(render("rotate-due", 3, 3, 4), "rotate-due [####] 3/3 100%");
+        // Never past full, and an empty run is complete.
+        assert_eq!(render("x", 7, 3, 4), "x [####] 3/3 100%");
+        assert_eq!(render("x", 0, 0, 4), "x [####] 0/0 100%");
+        for (done, total) in [(0, 1), (1, 3), (2, 3), (5, 1000), (1000, 1000)] {
+            let line = render("provisioning", done, total, 30);
+            assert!(!line.chars().any(char::is_control), "{line:?}");
+            assert_eq!(line.matches(['#', '.']).count(), 30, "{line:?}");
+        }
     }
 }

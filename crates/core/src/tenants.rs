@@ -48,6 +48,10 @@ use crate::store::{JournalState, Store, StoreError, TenantRecord, TokenRecord};
 /// * `after_response`: the answer, with the secret, was received and nothing was done with it;
 /// * `after_sink_write`: the secret is in the sink; the store has no record of it;
 /// * `before_journal_commit`: the token metadata is stored; the journal entry is still pending.
+///
+/// Apart from those, `after_change` is passed by each journaled statement that mints nothing
+/// (`revoke`, `disable`, `enable`, `drop`): it ran and answered, and the process dies before the
+/// journal marks it done, so the entry stays pending for the rerun to resolve.
 pub mod crash {
     use std::io::Write;
 
@@ -64,6 +68,8 @@ pub mod crash {
         AfterResponse,
         AfterSinkWrite,
         BeforeJournalCommit,
+        /// Not in [`Point::ALL`] (the minting path's points).
+        AfterChange,
     }
 
     impl Point {
@@ -81,11 +87,15 @@ pub mod crash {
                 Point::AfterResponse => "after_response",
                 Point::AfterSinkWrite => "after_sink_write",
                 Point::BeforeJournalCommit => "before_journal_commit",
+                Point::AfterChange => "after_change",
             }
         }
 
         pub fn parse(text: &str) -> Option<Self> {
-            Self::ALL.into_iter().find(|p| p.name() == text)
+            Self::ALL
+                .into_iter()
+                .chain([Point::AfterChange])
+                .find(|p| p.name() == text)
         }
     }
 
@@ -188,6 +198,18 @@ pub enum TenantError {
     Store(#[from] StoreError),
     #[error("tenant {tenant}: {problem}")]
     State { tenant: String, problem: String },
+    #[error(
+        "the connection's role {session} cannot use the automation role {automation} ({reason}), \
+         so the tenants it creates would not be owned by {automation} and the automation identity \
+         could not manage them; run tenant commands as the automation identity (the [connection] \
+         snippet `snowpat bootstrap multi-tenant --apply` printed), or as ACCOUNTADMIN run \
+         `GRANT ROLE {automation} TO ROLE SYSADMIN` (the blueprint's --apply does it)"
+    )]
+    AutomationRole {
+        session: String,
+        automation: String,
+        reason: String,
+    },
 }
 
 impl TenantError {
@@ -355,6 +377,9 @@ pub struct Tenants<S: Store> {
     client: Client,
     store: Arc<S>,
     settings: Settings,
+    /// The SQL API `role` every request carries (protocols §2.4), set by
+    /// [`Tenants::adopt_automation_role`] when the session's own role is not the automation role.
+    role: Option<String>,
 }
 
 impl<S: Store> Clone for Tenants<S> {
@@ -363,6 +388,7 @@ impl<S: Store> Clone for Tenants<S> {
             client: self.client.clone(),
             store: Arc::clone(&self.store),
             settings: self.settings.clone(),
+            role: self.role.clone(),
         }
     }
 }
@@ -379,11 +405,20 @@ impl<S: Store> Tenants<S> {
             client,
             store,
             settings,
+            role: None,
         }
     }
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// The same engine over another client (e.g. one whose default role is the automation role,
+    /// so that what a sink creates, such as a Snowflake SECRET, is owned by that role too).
+    #[must_use]
+    pub fn with_client(mut self, client: Client) -> Self {
+        self.client = client;
+        self
     }
 
     pub fn settings(&self) -> &Settings {
@@ -399,8 +434,57 @@ impl<S: Store> Tenants<S> {
         Ok(SinkSpec::parse(&spec)?)
     }
 
+    /// A request carrying the role chosen by [`Tenants::adopt_automation_role`], if any.
+    fn request(&self, request: snowpat_client::Statement) -> snowpat_client::Statement {
+        match &self.role {
+            Some(role) => request.role(role.clone()),
+            None => request,
+        }
+    }
+
+    /// The role tenant statements run as when it is not the session's own (see
+    /// [`Tenants::adopt_automation_role`]).
+    pub fn statement_role(&self) -> Option<&str> {
+        self.role.as_deref()
+    }
+
+    /// Makes every tenant statement run as the blueprint's automation role, so that whatever
+    /// identity runs a tenant command, the users and grants it creates are owned by that role and
+    /// the automation identity can later disable, enable, rotate or drop them
+    /// (`snowflake-behaviour.md` §4.1: a role granted to a role the user holds is usable; the
+    /// multi-tenant blueprint grants the automation role to SYSADMIN, so ACCOUNTADMIN holds it).
+    ///
+    /// Returns the session's own role. When it is the automation role nothing changes; otherwise
+    /// a probe (`SELECT CURRENT_ROLE()` with the SQL API `role` set) checks that the identity can
+    /// use the automation role, and every later request carries that `role`. An identity that
+    /// cannot use it gets [`TenantError::AutomationRole`] before anything changes.
+    pub async fn adopt_automation_role(&mut self) -> Result<String, TenantError> {
+        self.role = None;
+        let session = self.current_role().await?;
+        let automation = self.settings.automation_role().into_string();
+        if session.eq_ignore_ascii_case(&automation) {
+            return Ok(session);
+        }
+        let probe =
+            snowpat_client::Statement::new("SELECT CURRENT_ROLE()").role(automation.clone());
+        match self.client.execute(&probe).await {
+            Ok(_) => {
+                self.role = Some(automation);
+                Ok(session)
+            }
+            Err(e) if matches!(e.kind(), snowpat_client::ErrorKind::Api(_)) => {
+                Err(TenantError::AutomationRole {
+                    session,
+                    automation,
+                    reason: e.to_string(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn run(&self, statement: &Statement) -> Result<ResultSet, TenantError> {
-        let request = snowpat_client::Statement::new(statement.to_string());
+        let request = self.request(snowpat_client::Statement::new(statement.to_string()));
         Ok(self.client.execute(&request).await?)
     }
 
@@ -413,9 +497,12 @@ impl<S: Store> Tenants<S> {
             .store
             .journal_begin(id.as_str(), statement.kind(), request_id, None)
             .await?;
-        let request = snowpat_client::Statement::new(statement.to_string()).request_id(request_id);
+        let request = self
+            .request(snowpat_client::Statement::new(statement.to_string()))
+            .request_id(request_id);
         match self.client.execute(&request).await {
             Ok(result) => {
+                crash::hit(crash::Point::AfterChange);
                 self.store.journal_finish(seq, JournalState::Done).await?;
                 Ok(result)
             }
@@ -610,12 +697,13 @@ impl<S: Store> Tenants<S> {
             .journal_begin_batch(id.as_str(), request_id, &kinds)
             .await?;
         let texts: Vec<String> = statements.iter().map(ToString::to_string).collect();
-        let request = if texts.len() == 1 {
-            snowpat_client::Statement::new(texts.concat())
-        } else {
-            snowpat_client::Statement::multi(&texts)
-        }
-        .request_id(request_id);
+        let request = self
+            .request(if texts.len() == 1 {
+                snowpat_client::Statement::new(texts.concat())
+            } else {
+                snowpat_client::Statement::multi(&texts)
+            })
+            .request_id(request_id);
         match self.client.execute(&request).await {
             Ok(_) => {
                 self.store
@@ -785,6 +873,53 @@ impl<S: Store> Tenants<S> {
         self.recover(id, &target, None).await
     }
 
+    /// The sequence numbers of the tenant's pending journal entries a crashed run left: the
+    /// statements that mint no secret (REMOVE PAT, SET DISABLED, MODIFY PAT, DROP USER, the
+    /// setup), and with `mints` also ADD/ROTATE PAT. Taken before a command sends anything, so
+    /// that its own entries are never among them.
+    async fn stale_pending(&self, id: &TenantId, mints: bool) -> Result<Vec<i64>, TenantError> {
+        Ok(self
+            .store
+            .journal(id.as_str())
+            .await?
+            .into_iter()
+            .filter(|e| {
+                e.state == JournalState::Pending && (mints || (e.kind != ADD && e.kind != ROTATE))
+            })
+            .map(|e| e.seq)
+            .collect())
+    }
+
+    /// Marks entries a crashed run left pending as superseded, once the command that repeats or
+    /// overrides them has succeeded (as `provision` does after its setup): each of those
+    /// statements is idempotent and carries no secret, so this command's own statements decided
+    /// the tenant's state, whatever the crashed one did.
+    /// Before `revoke` or `drop` supersedes a pending ADD/ROTATE: a crash during its delivery may
+    /// have left the (now dead) secret in a file sink's temporary file; remove it.
+    async fn remove_crashed_deliveries(&self, id: &TenantId) -> Result<(), TenantError> {
+        let minting = self
+            .store
+            .journal(id.as_str())
+            .await?
+            .iter()
+            .any(|e| e.state == JournalState::Pending && (e.kind == ADD || e.kind == ROTATE));
+        if minting {
+            if let Ok(Sink::File(path)) = self.sink_of(id, None).await {
+                remove_stale_temporaries(&path);
+            }
+        }
+        Ok(())
+    }
+
+    async fn supersede(&self, seqs: &[i64]) -> Result<(), TenantError> {
+        if !seqs.is_empty() {
+            self.store
+                .journal_finish_batch(seqs, JournalState::Superseded)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Resubmits the newest pending ADD/ROTATE of the tenant with its requestId and retry=true.
     /// `None` when there was nothing to recover or the resubmission gave no secret. With
     /// `Some(setup)` (the sequence numbers of the setup this provision just ran), the other
@@ -832,7 +967,8 @@ impl<S: Store> Tenants<S> {
                     .await?;
                 continue;
             }
-            let request = snowpat_client::Statement::new(text)
+            let request = self
+                .request(snowpat_client::Statement::new(text))
                 .request_id(entry.request_id)
                 .resubmission();
             match self.client.execute(&request).await {
@@ -874,7 +1010,9 @@ impl<S: Store> Tenants<S> {
             .store
             .journal_begin(id.as_str(), statement.kind(), request_id, Some(&text))
             .await?;
-        let request = snowpat_client::Statement::new(text).request_id(request_id);
+        let request = self
+            .request(snowpat_client::Statement::new(text))
+            .request_id(request_id);
         if crash::fires(crash::Point::AfterSend) {
             let client = self.client.clone();
             let in_flight = tokio::spawn(async move { client.execute(&request).await });
@@ -1004,6 +1142,20 @@ impl<S: Store> Tenants<S> {
         days: u32,
         concurrency: usize,
     ) -> Vec<(TenantId, Result<Outcome, TenantError>)> {
+        self.provision_many_observed(ids, sink, days, concurrency, &|_, _| {})
+            .await
+    }
+
+    /// [`Tenants::provision_many`], calling `progress(done, total)` each time a tenant finishes
+    /// (for a progress display; called from the awaiting task, in completion order).
+    pub async fn provision_many_observed(
+        &self,
+        ids: &[TenantId],
+        sink: &SinkSpec,
+        days: u32,
+        concurrency: usize,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Vec<(TenantId, Result<Outcome, TenantError>)> {
         let gate = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
         for (index, id) in ids.iter().cloned().enumerate() {
@@ -1018,7 +1170,10 @@ impl<S: Store> Tenants<S> {
         }
         let mut results: Vec<Option<Result<Outcome, TenantError>>> =
             ids.iter().map(|_| None).collect();
+        let mut done = 0;
         while let Some(joined) = tasks.join_next().await {
+            done += 1;
+            progress(done, ids.len());
             if let Ok((index, result)) = joined {
                 if let Some(slot) = results.get_mut(index) {
                     *slot = Some(result);
@@ -1072,6 +1227,7 @@ impl<S: Store> Tenants<S> {
         if let Some(outcome) = self.recover(id, &target, None).await? {
             return Ok(outcome);
         }
+        let stale = self.stale_pending(id, false).await?;
         let hours = i64::from(grace_hours.unwrap_or(self.settings.tenants.grace_hours));
         let token = self.settings.token(id);
         let live = self.live_tokens(&self.settings.user(id)).await?;
@@ -1088,8 +1244,11 @@ impl<S: Store> Tenants<S> {
             .map(|e| (e.epoch_millis() - now.epoch_millis()).div_euclid(3_600_000))
             .unwrap_or(0)
             .max(0);
-        self.rotate_with_grace(id, &target, hours.min(left), "rotated")
-            .await
+        let outcome = self
+            .rotate_with_grace(id, &target, hours.min(left), "rotated")
+            .await?;
+        self.supersede(&stale).await?;
+        Ok(outcome)
     }
 
     async fn rotate_with_grace(
@@ -1112,7 +1271,12 @@ impl<S: Store> Tenants<S> {
     }
 
     /// Removes the token and every `<NAME>_ROTATED_*` object: no secret of the tenant works.
+    ///
+    /// Whatever a crashed run left pending for the tenant, ADD/ROTATE included, is superseded
+    /// once this succeeds: every token is gone, so a secret such a statement minted is dead.
     pub async fn revoke(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        self.remove_crashed_deliveries(id).await?;
+        let stale = self.stale_pending(id, true).await?;
         let user = self.settings.user(id);
         let token = self.settings.token(id);
         let rotated = format!("{token}_ROTATED_");
@@ -1123,6 +1287,7 @@ impl<S: Store> Tenants<S> {
         }
         self.store.delete_tokens(id.as_str()).await?;
         self.store.set_tenant_status(id.as_str(), "revoked").await?;
+        self.supersede(&stale).await?;
         Ok(self.outcome(id, "revoked"))
     }
 
@@ -1151,16 +1316,27 @@ impl<S: Store> Tenants<S> {
     }
 
     /// Disables the user (which disables its tokens).
+    ///
+    /// A pending ADD/ROTATE a crashed run left is first recovered (resubmitted with its
+    /// requestId and retry=true, the secret delivered), so the sink holds the token's current
+    /// secret when the tenant is enabled again; other pending statements are superseded once the
+    /// user is disabled.
     pub async fn disable(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        self.recover_pending(id).await?;
+        let stale = self.stale_pending(id, false).await?;
         self.change(id, &self.set_disabled(id, true)).await?;
         self.store
             .set_tenant_status(id.as_str(), "disabled")
             .await?;
+        self.supersede(&stale).await?;
         Ok(self.outcome(id, "disabled"))
     }
 
-    /// Enables the user, then each of its tokens.
+    /// Enables the user, then each of its tokens; a crashed run's pending statements are
+    /// resolved as for [`Tenants::disable`].
     pub async fn enable(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        self.recover_pending(id).await?;
+        let stale = self.stale_pending(id, false).await?;
         let user = self.settings.user(id);
         self.change(id, &self.set_disabled(id, false)).await?;
         let token = self.settings.token(id);
@@ -1187,11 +1363,15 @@ impl<S: Store> Tenants<S> {
             .await?;
         }
         self.store.set_tenant_status(id.as_str(), "active").await?;
+        self.supersede(&stale).await?;
         Ok(self.outcome(id, "enabled"))
     }
 
-    /// Removes every token, then drops the user.
+    /// Removes every token, then drops the user; everything a crashed run left pending is
+    /// superseded once it succeeds (as for [`Tenants::revoke`]).
     pub async fn drop_tenant(&self, id: &TenantId) -> Result<Outcome, TenantError> {
+        self.remove_crashed_deliveries(id).await?;
+        let stale = self.stale_pending(id, true).await?;
         let user = self.settings.user(id);
         match self.live_tokens(&user).await {
             Ok(tokens) => {
@@ -1213,6 +1393,7 @@ impl<S: Store> Tenants<S> {
         .await?;
         self.store.delete_tokens(id.as_str()).await?;
         self.store.set_tenant_status(id.as_str(), "dropped").await?;
+        self.supersede(&stale).await?;
         Ok(self.outcome(id, "dropped"))
     }
 
@@ -1261,11 +1442,24 @@ impl<S: Store> Tenants<S> {
         &self,
         within: std::time::Duration,
     ) -> Result<Vec<(TenantId, Result<Outcome, TenantError>)>, TenantError> {
+        self.rotate_due_observed(within, &|_, _| {}).await
+    }
+
+    /// [`Tenants::rotate_due`], calling `progress(examined, total)` before each tenant of the
+    /// store is examined and once at the end (for a progress display).
+    pub async fn rotate_due_observed(
+        &self,
+        within: std::time::Duration,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<Vec<(TenantId, Result<Outcome, TenantError>)>, TenantError> {
         let now = self.server_now().await?;
         let horizon =
             now.epoch_millis() + i64::try_from(within.as_millis()).unwrap_or(i64::MAX / 2);
         let mut results = Vec::new();
-        for tenant in self.store.tenants().await? {
+        let all = self.store.tenants().await?;
+        let total = all.len();
+        for (index, tenant) in all.into_iter().enumerate() {
+            progress(index, total);
             if tenant.status != "active" {
                 continue;
             }
@@ -1304,6 +1498,7 @@ impl<S: Store> Tenants<S> {
                 results.push((id, r));
             }
         }
+        progress(total, total);
         Ok(results)
     }
 }

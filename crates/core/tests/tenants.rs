@@ -1123,3 +1123,225 @@ async fn deployment_users_are_subject_to_the_blueprints_network_policy() {
         }
     }
 }
+
+fn rotate_statement(tenant: &str) -> snowpat_sql::ast::Statement {
+    use snowpat_sql::ast::{AlterUserAction, Ident, Statement};
+    Statement::AlterUser {
+        if_exists: false,
+        user: Some(Ident::new(format!("DEPLOYMENT_{tenant}"))),
+        action: AlterUserAction::RotatePat {
+            if_exists: false,
+            name: Ident::new(format!("DEPLOYMENT_{tenant}_PAT")),
+            expire_rotated_token_after_hours: Some(0),
+        },
+    }
+}
+
+/// Journals `kind` as pending, as a run that crashed after `journal_begin` leaves it; with
+/// `sent`, the statement also reached Snowflake under that requestId (and ran).
+async fn crashed(env: &Env, tenant: &str, sql: &str, kind: &str, text: bool, sent: bool) -> i64 {
+    let request_id = uuid::Uuid::new_v4();
+    let seq = env
+        .tenants
+        .store()
+        .journal_begin(tenant, kind, request_id, text.then_some(sql))
+        .await
+        .expect("journal");
+    if sent {
+        env.automation
+            .execute(&snowpat_client::Statement::new(sql).request_id(request_id))
+            .await
+            .expect("the crashed statement ran");
+    }
+    seq
+}
+
+async fn state_of(env: &Env, tenant: &str, seq: i64) -> JournalState {
+    env.tenants
+        .store()
+        .journal(tenant)
+        .await
+        .expect("journal")
+        .into_iter()
+        .find(|e| e.seq == seq)
+        .expect("the entry")
+        .state
+}
+
+async fn assert_nothing_pending(env: &Env, tenant: &str) {
+    let journal = env.tenants.store().journal(tenant).await.expect("journal");
+    assert!(
+        journal.iter().all(|e| e.state != JournalState::Pending),
+        "{journal:?}"
+    );
+}
+
+/// interfaces.md "Lifecycle semantics": a rerun of a crashed `disable`, `enable`, `revoke` or
+/// `drop` resolves the statements the crashed run left pending (superseded, as `provision` does
+/// for its setup), whether or not they had reached Snowflake.
+#[tokio::test]
+async fn rerun_of_crashed_disable_enable_revoke_and_drop_resolves_their_pending_statements() {
+    let env = start().await;
+    let t = id("crash5");
+    env.tenants
+        .provision(&t, &env.sink(), 90)
+        .await
+        .expect("provision");
+    let secret = env.read_secret("CRASH5");
+
+    // disable: sent and executed, the answer lost.
+    let seq = crashed(
+        &env,
+        "CRASH5",
+        "ALTER USER DEPLOYMENT_CRASH5 SET DISABLED = TRUE",
+        "ALTER USER",
+        false,
+        true,
+    )
+    .await;
+    assert!(env.authenticate(&secret).await.is_err());
+    env.tenants.disable(&t).await.expect("rerun of disable");
+    assert_eq!(
+        state_of(&env, "CRASH5", seq).await,
+        JournalState::Superseded
+    );
+    assert_nothing_pending(&env, "CRASH5").await;
+
+    // enable: journaled, never sent; the rerun enables.
+    let seq = crashed(
+        &env,
+        "CRASH5",
+        "ALTER USER DEPLOYMENT_CRASH5 SET DISABLED = FALSE",
+        "ALTER USER",
+        false,
+        false,
+    )
+    .await;
+    env.tenants.enable(&t).await.expect("rerun of enable");
+    assert_eq!(
+        state_of(&env, "CRASH5", seq).await,
+        JournalState::Superseded
+    );
+    assert_eq!(env.authenticate(&secret).await, Ok(RUNTIME.to_owned()));
+    assert_nothing_pending(&env, "CRASH5").await;
+
+    // revoke: the REMOVE PAT journaled, never sent.
+    let seq = crashed(
+        &env,
+        "CRASH5",
+        "ALTER USER DEPLOYMENT_CRASH5 REMOVE PAT IF EXISTS DEPLOYMENT_CRASH5_PAT",
+        "ALTER USER REMOVE PAT",
+        false,
+        false,
+    )
+    .await;
+    env.tenants.revoke(&t).await.expect("rerun of revoke");
+    assert_eq!(
+        state_of(&env, "CRASH5", seq).await,
+        JournalState::Superseded
+    );
+    env.assert_dead(&secret).await;
+    assert_nothing_pending(&env, "CRASH5").await;
+
+    // drop: a crashed rotation (sent, its secret lost during the delivery) and the drop's own
+    // DROP USER (never sent) are both pending; the drop supersedes both, the lost secret is dead
+    // and the delivery's temporary file is removed.
+    env.tenants
+        .provision(&t, &env.sink(), 90)
+        .await
+        .expect("provision again");
+    let rotate = rotate_statement("CRASH5");
+    let text = rotate.to_string();
+    let request_id = uuid::Uuid::new_v4();
+    let add_seq = env
+        .tenants
+        .store()
+        .journal_begin("CRASH5", rotate.kind(), request_id, Some(&text))
+        .await
+        .expect("journal");
+    let lost = env
+        .automation
+        .execute(&snowpat_client::Statement::new(text).request_id(request_id))
+        .await
+        .expect("the ROTATE ran");
+    let lost_secret = secret_of(&lost);
+    let drop_seq = crashed(
+        &env,
+        "CRASH5",
+        "DROP USER IF EXISTS DEPLOYMENT_CRASH5",
+        "DROP USER",
+        false,
+        false,
+    )
+    .await;
+    // The crashed delivery's temporary file (the sink writes `.<name>.<uuid>.tmp`, then renames).
+    let target = env.secret_file("CRASH5");
+    let temporary = target.with_file_name(format!(
+        ".{}.{}.tmp",
+        target.file_name().unwrap().to_string_lossy(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&temporary, lost_secret.expose_secret()).expect("temporary");
+    env.tenants.drop_tenant(&t).await.expect("rerun of drop");
+    assert!(
+        !temporary.exists(),
+        "the crashed delivery's temporary file is left"
+    );
+    for seq in [add_seq, drop_seq] {
+        assert_eq!(
+            state_of(&env, "CRASH5", seq).await,
+            JournalState::Superseded
+        );
+    }
+    env.assert_dead(&lost_secret).await;
+    assert_nothing_pending(&env, "CRASH5").await;
+}
+
+/// A rotation a crashed run left pending is recovered by the next `disable` (resubmitted with its
+/// requestId and retry=true, protocols §2.8) so the sink holds the live secret; after `enable` it
+/// authenticates.
+#[tokio::test]
+async fn disable_after_a_crashed_rotation_recovers_its_secret_by_resubmission() {
+    let env = start().await;
+    let t = id("crash6");
+    env.tenants
+        .provision(&t, &env.sink(), 90)
+        .await
+        .expect("provision");
+    let old = env.read_secret("CRASH6");
+    let rotate = rotate_statement("CRASH6");
+    let text = rotate.to_string();
+    let request_id = uuid::Uuid::new_v4();
+    let seq = env
+        .tenants
+        .store()
+        .journal_begin("CRASH6", rotate.kind(), request_id, Some(&text))
+        .await
+        .expect("journal");
+    let lost = env
+        .automation
+        .execute(&snowpat_client::Statement::new(text).request_id(request_id))
+        .await
+        .expect("the ROTATE ran");
+    let lost_secret = secret_of(&lost);
+    drop(lost);
+
+    env.tenants.disable(&t).await.expect("disable");
+    assert_eq!(state_of(&env, "CRASH6", seq).await, JournalState::Done);
+    assert_eq!(
+        env.read_secret("CRASH6").expose_secret(),
+        lost_secret.expose_secret()
+    );
+    env.tenants.enable(&t).await.expect("enable");
+    assert_eq!(env.authenticate(&lost_secret).await, Ok(RUNTIME.to_owned()));
+    env.assert_dead(&old).await;
+    assert_nothing_pending(&env, "CRASH6").await;
+    let resubmitted: Vec<Value> = env
+        .log(0)
+        .await
+        .into_iter()
+        .filter(|l| l["request_id"] == request_id.to_string())
+        .collect();
+    assert_eq!(resubmitted.len(), 2, "{resubmitted:?}");
+    assert_eq!(resubmitted[1]["retry"], json!(true));
+}
