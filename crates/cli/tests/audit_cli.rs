@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_only_reads, stderr, stdout, Emulator};
+use common::{assert_only_reads, sqlite_store, stderr, stdout, Emulator, MULTI_TENANT_NO_CIDRS};
 
 fn account(emu: &Emulator) {
     for sql in [
@@ -110,39 +110,9 @@ fn pairs(out: &std::process::Output) -> Vec<(String, String)> {
 fn the_store_decides_which_users_the_automation_role_may_mint_for() {
     let emu = Emulator::start();
     let cwd = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", cwd.path().join("state.db").display());
+    let store = sqlite_store(cwd.path());
     // Provisioned as ADMIN: the seed-exact network setting (see cli_config_entries.rs).
-    std::fs::write(
-        cwd.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nallowed_cidrs = [\"none\"]\n",
-    )
-    .unwrap();
-    let key = cwd.path().join("automation.p8");
-    let boot = emu.snowpat(
-        cwd.path(),
-        &[
-            "bootstrap",
-            "multi-tenant",
-            "--apply",
-            "--sink",
-            &format!("file:{}", key.display()),
-        ],
-    );
-    assert!(boot.status.success(), "{}", stderr(&boot));
-    let sink = format!("file:{}/{{id}}.token", cwd.path().display());
-    let provision = emu.snowpat(
-        cwd.path(),
-        &[
-            "--store",
-            &store,
-            "tenant",
-            "provision",
-            "acme",
-            "--sink",
-            &sink,
-        ],
-    );
-    assert!(provision.status.success(), "{}", stderr(&provision));
+    emu.provision_acme(cwd.path(), MULTI_TENANT_NO_CIDRS, &store);
 
     // The emulator's own ADMIN token (unrestricted, held by a PERSON user), and the tenant
     // without a network policy that `allowed_cidrs = ["none"]` (the seed exactly) leaves.

@@ -5,13 +5,34 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Output;
 
-use common::{assert_only_reads, stderr, stdout, Emulator};
+use common::{
+    assert_only_reads, stderr, stdout, write_snowpat_toml, Emulator, MULTI_TENANT_LOOPBACK,
+};
 
 fn private_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     dir
+}
+
+/// `snowpat bootstrap BLUEPRINT --apply`; panics unless it succeeds.
+fn apply_ok(emu: &Emulator, work: &Path, blueprint: &str) -> Output {
+    let out = emu.snowpat(work, &["bootstrap", blueprint, "--apply"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    out
+}
+
+/// `snowpat bootstrap BLUEPRINT --apply` once more, on an account it already converged: it
+/// succeeds, says "no changes" and sends only reads.
+fn assert_second_apply_only_reads(emu: &Emulator, work: &Path, blueprint: &str) {
+    let mark = emu.last_seq();
+    let again = emu.snowpat(work, &["bootstrap", blueprint, "--apply"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
+    assert_only_reads(&emu.log(mark));
 }
 
 #[test]
@@ -23,26 +44,20 @@ fn cli_single_role_plan_apply_and_a_second_apply_that_only_reads() {
     let text = stdout(&plan);
     assert!(text.contains("-- preflight:"), "{text}");
     assert!(text.contains("FOR ALL PERSON USERS"), "{text}");
-    let apply = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
-    assert!(apply.status.success(), "{}", stderr(&apply));
+    let apply = apply_ok(&emu, work.path(), "cli-single-role");
     assert!(
         stdout(&apply).contains("-- applied 6 statement(s)"),
         "{}",
         stdout(&apply)
     );
-    let mark = emu.last_seq();
-    let again = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
-    assert!(again.status.success(), "{}", stderr(&again));
-    assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
-    assert_only_reads(&emu.log(mark));
+    assert_second_apply_only_reads(&emu, work.path(), "cli-single-role");
 }
 
 #[test]
 fn cli_user_add_writes_a_connection_entry_and_remove_takes_it_away() {
     let emu = Emulator::start();
     let work = private_dir();
-    let boot = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
-    assert!(boot.status.success(), "{}", stderr(&boot));
+    apply_ok(&emu, work.path(), "cli-single-role");
     emu.admin_sql("CREATE USER MIGUEL TYPE = PERSON");
     let connections = work.path().join("connections.toml");
     std::fs::write(&connections, "# mine\n[other]\naccount = \"X\"\n").unwrap();
@@ -127,27 +142,24 @@ fn bad_input_exits_2_and_sends_nothing() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains("error:"), "{args:?}");
     }
-    std::fs::write(
-        work.path().join("snowpat.toml"),
+    write_snowpat_toml(
+        work.path(),
         "[blueprint.cli-single-role]\nperson_methods = [\"PROGRAMMATIC_ACCESS_TOKEN\"]\n",
-    )
-    .unwrap();
+    );
     let out = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--plan"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // A missing (empty) policy name.
-    std::fs::write(
-        work.path().join("snowpat.toml"),
+    write_snowpat_toml(
+        work.path(),
         "[blueprint.cli-single-role]\nperson_policy = \"\"\n",
-    )
-    .unwrap();
+    );
     let out = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("person_policy"), "{}", stderr(&out));
-    std::fs::write(
-        work.path().join("snowpat.toml"),
+    write_snowpat_toml(
+        work.path(),
         "[blueprint.cli-single-role]\nperson_polcy = \"X\"\n",
-    )
-    .unwrap();
+    );
     let out = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--plan"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("person_polcy"), "{}", stderr(&out));
@@ -164,8 +176,7 @@ fn admin_runtime_plan_apply_and_a_second_apply_that_only_reads() {
     assert!(text.contains("SECRET_STRING = '***'"), "{text}");
     assert!(text.contains("-- as SNOWCLAW_RUNTIME_ROLE"), "{text}");
     let mark = emu.last_seq();
-    let apply = emu.snowpat(work.path(), &["bootstrap", "admin-runtime", "--apply"]);
-    assert!(apply.status.success(), "{}", stderr(&apply));
+    let apply = apply_ok(&emu, work.path(), "admin-runtime");
     assert!(
         stdout(&apply).contains("stored in SECRET SNOWCLAW_DB.SNOWCLAW_SCHEMA.SNOWCLAW_SF_TOKEN"),
         "{}",
@@ -176,11 +187,7 @@ fn admin_runtime_plan_apply_and_a_second_apply_that_only_reads() {
     assert!(log
         .iter()
         .any(|l| l["statement_kind"] == "CREATE SECRET" && l["executed"] == true));
-    let mark = emu.last_seq();
-    let again = emu.snowpat(work.path(), &["bootstrap", "admin-runtime", "--apply"]);
-    assert!(again.status.success(), "{}", stderr(&again));
-    assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
-    assert_only_reads(&emu.log(mark));
+    assert_second_apply_only_reads(&emu, work.path(), "admin-runtime");
     let bad = emu.snowpat(
         work.path(),
         &[
@@ -204,13 +211,12 @@ fn token_exchange_plan_apply_and_a_second_apply_that_only_reads() {
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
     assert!(stderr(&bad).contains("issuer"), "{}", stderr(&bad));
     assert!(emu.log(before).is_empty());
-    std::fs::write(
-        work.path().join("snowpat.toml"),
+    write_snowpat_toml(
+        work.path(),
         "[blueprint.token-exchange]\nissuer = \"https://idp.example\"\n\
          jwks_url = \"https://idp.example/jwks.json\"\nroles = [\"ANALYST_ROLE\"]\n\
          any_role_mode = \"ENABLE\"\n",
-    )
-    .unwrap();
+    );
     let plan = emu.snowpat(work.path(), &["bootstrap", "token-exchange", "--plan"]);
     assert!(plan.status.success(), "{}", stderr(&plan));
     let text = stdout(&plan);
@@ -222,31 +228,18 @@ fn token_exchange_plan_apply_and_a_second_apply_that_only_reads() {
         text.contains("EXTERNAL_OAUTH_ANY_ROLE_MODE = ENABLE"),
         "{text}"
     );
-    let apply = emu.snowpat(work.path(), &["bootstrap", "token-exchange", "--apply"]);
-    assert!(apply.status.success(), "{}", stderr(&apply));
-    let mark = emu.last_seq();
-    let again = emu.snowpat(work.path(), &["bootstrap", "token-exchange", "--apply"]);
-    assert!(again.status.success(), "{}", stderr(&again));
-    assert!(stdout(&again).contains("no changes"), "{}", stdout(&again));
-    assert_only_reads(&emu.log(mark));
+    apply_ok(&emu, work.path(), "token-exchange");
+    assert_second_apply_only_reads(&emu, work.path(), "token-exchange");
 }
 
 #[test]
 fn a_lost_automation_key_is_reported_and_rotate_automation_key_repairs_it() {
     let emu = Emulator::start();
     let work = private_dir();
-    std::fs::write(
-        work.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nallowed_cidrs = [\"127.0.0.1/32\"]\n",
-    )
-    .unwrap();
+    write_snowpat_toml(work.path(), MULTI_TENANT_LOOPBACK);
     let key = work.path().join("automation.p8");
     let sink = format!("file:{}", key.display());
-    let boot = emu.snowpat(
-        work.path(),
-        &["bootstrap", "multi-tenant", "--apply", "--sink", &sink],
-    );
-    assert!(boot.status.success(), "{}", stderr(&boot));
+    emu.bootstrap_multi_tenant(work.path(), &key);
     let before = emu.last_seq();
     for args in [
         vec!["bootstrap", "multi-tenant", "--rotate-automation-key"],
@@ -376,8 +369,7 @@ fn cli_user_cortex_entry_holds_the_restricted_pat_inline() {
     use snowpat_client::{BaseUrl, Client, Credential, Statement};
     let emu = Emulator::start();
     let work = private_dir();
-    let boot = emu.snowpat(work.path(), &["bootstrap", "cli-single-role", "--apply"]);
-    assert!(boot.status.success(), "{}", stderr(&boot));
+    apply_ok(&emu, work.path(), "cli-single-role");
     emu.admin_sql("CREATE USER MIGUEL TYPE = PERSON");
     let connections = work.path().join("connections.toml");
     let file = connections.to_str().unwrap();

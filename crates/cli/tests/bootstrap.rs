@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{assert_only_reads, stderr, stdout, Emulator};
+use common::{
+    assert_only_reads, sqlite_store, stderr, stdout, write_snowpat_toml, Emulator,
+    MULTI_TENANT_LOOPBACK, MULTI_TENANT_PAT_AUTH,
+};
 use snowpat_client::{BaseUrl, Client, Credential, KeyPair, Statement};
 
 #[test]
@@ -43,12 +46,7 @@ fn second_apply_executes_only_reads_and_says_no_changes() {
     let emu = Emulator::start();
     let work = tempfile::tempdir().unwrap();
     let key = work.path().join("automation.p8");
-    let sink = format!("file:{}", key.display());
-    let first = emu.snowpat(
-        work.path(),
-        &["bootstrap", "multi-tenant", "--apply", "--sink", &sink],
-    );
-    assert!(first.status.success(), "{}", stderr(&first));
+    let first = emu.bootstrap_multi_tenant(work.path(), &key);
     let text = stdout(&first);
     assert!(text.contains("[connection]"), "{text}");
     assert!(text.contains("user = \"AUTOMATION_USER\""), "{text}");
@@ -92,12 +90,7 @@ fn second_apply_executes_only_reads_and_says_no_changes() {
 fn drift_made_by_hand_shows_in_plan_and_apply_converges() {
     let emu = Emulator::start();
     let work = tempfile::tempdir().unwrap();
-    let sink = format!("file:{}", work.path().join("k.p8").display());
-    let out = emu.snowpat(
-        work.path(),
-        &["bootstrap", "multi-tenant", "--apply", "--sink", &sink],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    emu.bootstrap_multi_tenant(work.path(), &work.path().join("k.p8"));
     emu.admin_sql("GRANT APPLY AUTHENTICATION POLICY ON ACCOUNT TO ROLE AUTOMATION_ROLE");
     emu.admin_sql(
         "ALTER AUTHENTICATION POLICY SNOWPAT.POLICIES.DEPLOYMENT_AUTH_POLICY SET PAT_POLICY = \
@@ -142,18 +135,9 @@ fn the_automation_key_opens_a_key_pair_session_as_the_automation_user() {
     let emu = Emulator::start();
     let work = tempfile::tempdir().unwrap();
     // The automation user is behind the blueprint's network policy: allow loopback.
-    std::fs::write(
-        work.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nallowed_cidrs = [\"127.0.0.1/32\"]\n",
-    )
-    .unwrap();
+    write_snowpat_toml(work.path(), MULTI_TENANT_LOOPBACK);
     let key = work.path().join("automation.p8");
-    let sink = format!("file:{}", key.display());
-    let out = emu.snowpat(
-        work.path(),
-        &["bootstrap", "multi-tenant", "--apply", "--sink", &sink],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    emu.bootstrap_multi_tenant(work.path(), &key);
     let keypair = KeyPair::from_file("EMULATOR", "AUTOMATION_USER", &key).unwrap();
     let client = Client::builder(
         BaseUrl::parse(&emu.url).unwrap(),
@@ -176,11 +160,7 @@ fn the_automation_key_opens_a_key_pair_session_as_the_automation_user() {
 fn pat_mode_delivers_the_seed_pat_to_the_sink() {
     let emu = Emulator::start();
     let work = tempfile::tempdir().unwrap();
-    std::fs::write(
-        work.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nautomation_auth = \"pat\"\nallowed_cidrs = [\"none\"]\n",
-    )
-    .unwrap();
+    write_snowpat_toml(work.path(), MULTI_TENANT_PAT_AUTH);
     let plan = emu.snowpat(work.path(), &["bootstrap", "multi-tenant", "--plan"]);
     let text = stdout(&plan);
     assert!(
@@ -193,12 +173,7 @@ fn pat_mode_delivers_the_seed_pat_to_the_sink() {
         "{text}"
     );
     let token = work.path().join("automation.token");
-    let sink = format!("file:{}", token.display());
-    let out = emu.snowpat(
-        work.path(),
-        &["bootstrap", "multi-tenant", "--apply", "--sink", &sink],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let out = emu.bootstrap_multi_tenant(work.path(), &token);
     let secret = std::fs::read_to_string(&token).unwrap();
     assert!(secret.len() > 16);
     assert!(!stdout(&out).contains(secret.trim()), "secret printed");
@@ -276,22 +251,13 @@ fn the_printed_connection_snippet_runs_tenant_provision() {
     let emu = Emulator::start();
     let work = tempfile::tempdir().unwrap();
     // The automation and deployment users get the blueprint's network policy: allow loopback.
-    let blueprint = "[blueprint.multi-tenant]\nallowed_cidrs = [\"127.0.0.1/32\"]\n";
-    std::fs::write(work.path().join("snowpat.toml"), blueprint).unwrap();
-    let sink = format!("file:{}", work.path().join("automation.p8").display());
-    let out = emu.snowpat(
-        work.path(),
-        &["bootstrap", "multi-tenant", "--apply", "--sink", &sink],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    let blueprint = MULTI_TENANT_LOOPBACK;
+    write_snowpat_toml(work.path(), blueprint);
+    let out = emu.bootstrap_multi_tenant(work.path(), &work.path().join("automation.p8"));
     let text = stdout(&out);
     let snippet = &text[text.find("[connection]").unwrap()..];
-    std::fs::write(
-        work.path().join("snowpat.toml"),
-        format!("{snippet}\n{blueprint}"),
-    )
-    .unwrap();
-    let store = format!("sqlite:{}", work.path().join("state.db").display());
+    write_snowpat_toml(work.path(), &format!("{snippet}\n{blueprint}"));
+    let store = sqlite_store(work.path());
     let tokens = format!("file:{}/{{id}}.token", work.path().display());
     let before = emu.last_seq();
     // Only snowpat.toml names the connection now.

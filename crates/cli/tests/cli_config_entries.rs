@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::{stderr, stdout, Emulator};
+use common::{sqlite_store, stderr, stdout, Emulator, MULTI_TENANT_LOOPBACK};
 
 const EXISTING: &str = "# my connections\n[other]\naccount = \"X\" # keep me\nuser = \"ME\"\n";
 
@@ -241,41 +241,11 @@ fn cortex_code_entry_matches_the_seed_001_form() {
 fn tenant_entry_uses_the_tenants_user_runtime_role_and_file_sink() {
     let emu = Emulator::start();
     let cwd = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", cwd.path().join("state.db").display());
-    let key = cwd.path().join("automation.p8");
+    let store = sqlite_store(cwd.path());
     // The tenant is provisioned as ADMIN (ACCOUNTADMIN) under a real network policy: the
     // blueprint's automation role owns it and sits under SYSADMIN, so ACCOUNTADMIN inherits the
     // ownership that attaching it to a new user needs (snowflake-behaviour.md §4.3).
-    std::fs::write(
-        cwd.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nallowed_cidrs = [\"127.0.0.1/32\"]\n",
-    )
-    .unwrap();
-    let boot = emu.snowpat(
-        cwd.path(),
-        &[
-            "bootstrap",
-            "multi-tenant",
-            "--apply",
-            "--sink",
-            &format!("file:{}", key.display()),
-        ],
-    );
-    assert!(boot.status.success(), "{}", stderr(&boot));
-    let sink = format!("file:{}/{{id}}.token", cwd.path().display());
-    let provision = emu.snowpat(
-        cwd.path(),
-        &[
-            "--store",
-            &store,
-            "tenant",
-            "provision",
-            "acme",
-            "--sink",
-            &sink,
-        ],
-    );
-    assert!(provision.status.success(), "{}", stderr(&provision));
+    let provision = emu.provision_acme(cwd.path(), MULTI_TENANT_LOOPBACK, &store);
     // interfaces.md: tenant commands as ACCOUNTADMIN work but print a warning.
     assert!(
         stderr(&provision).contains("warning: running tenant commands as ACCOUNTADMIN"),
@@ -288,26 +258,12 @@ fn tenant_entry_uses_the_tenants_user_runtime_role_and_file_sink() {
         "{described}"
     );
     let file = cwd.path().join("connections.toml");
-    let out = emu.snowpat(
+    emu.tenant_cli_config(
         cwd.path(),
-        &[
-            "--store",
-            &store,
-            "cli-config",
-            "--connection",
-            "acme",
-            "--tenant",
-            "acme",
-            "--file",
-            file.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
+        &store,
+        "acme",
+        "acme",
+        &["--file", file.to_str().unwrap()],
     );
     let doc: toml::Table = std::fs::read_to_string(&file).unwrap().parse().unwrap();
     let e = doc["acme"].as_table().unwrap();

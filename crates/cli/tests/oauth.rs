@@ -87,6 +87,18 @@ impl Setup {
         self.command(args).output().unwrap()
     }
 
+    /// `snowpat oauth refresh --cache CACHE --client-secret-file SECRET`, once.
+    fn refresh(&self, cache: &Path) -> Output {
+        self.run(&[
+            "oauth",
+            "refresh",
+            "--cache",
+            cache.to_str().unwrap(),
+            "--client-secret-file",
+            self.secret_file.to_str().unwrap(),
+        ])
+    }
+
     /// `snowpat -vv oauth login ...`, the test acting as the browser. `tamper` rewrites the
     /// redirect before following it. Returns the command's output, the browser's status at the
     /// listener and the authorization code Snowflake issued.
@@ -343,14 +355,7 @@ fn login_sql_refresh_rotation_spent_token_and_no_secret_in_output() {
     assert_eq!(status_line["refresh_token"], true);
 
     // The spent refresh token (an old copy of the cache) is refused with the cause and the fix.
-    let out = s.run(&[
-        "oauth",
-        "refresh",
-        "--cache",
-        spent.to_str().unwrap(),
-        "--client-secret-file",
-        s.secret_file.to_str().unwrap(),
-    ]);
+    let out = s.refresh(&spent);
     record(&out);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
@@ -363,14 +368,7 @@ fn login_sql_refresh_rotation_spent_token_and_no_secret_in_output() {
     // Replaying the spent token killed the whole grant (§6.4): the current tokens are dead too.
     let (status, _) = sql(&s.emu, &access1, "SELECT 1");
     assert_eq!(status, 401);
-    let out = s.run(&[
-        "oauth",
-        "refresh",
-        "--cache",
-        cache.to_str().unwrap(),
-        "--client-secret-file",
-        s.secret_file.to_str().unwrap(),
-    ]);
+    let out = s.refresh(&cache);
     record(&out);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("run `snowpat oauth login` again"));

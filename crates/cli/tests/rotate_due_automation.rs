@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{stderr, Emulator};
+use common::{sqlite_store, stderr, write_snowpat_toml, Emulator, MULTI_TENANT_PAT_AUTH};
 
 fn advance_days(emu: &Emulator, days: u64) {
     let control = std::fs::read_to_string(emu.path("control.token")).unwrap();
@@ -25,24 +25,10 @@ fn advance_days(emu: &Emulator, days: u64) {
 fn rotate_due_warns_14_days_before_the_automation_pat_expires() {
     let emu = Emulator::start();
     let cwd = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", cwd.path().join("state.db").display());
-    std::fs::write(
-        cwd.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nautomation_auth = \"pat\"\nallowed_cidrs = [\"none\"]\n",
-    )
-    .unwrap();
+    let store = sqlite_store(cwd.path());
+    write_snowpat_toml(cwd.path(), MULTI_TENANT_PAT_AUTH);
     let token = cwd.path().join("automation.token");
-    let boot = emu.snowpat(
-        cwd.path(),
-        &[
-            "bootstrap",
-            "multi-tenant",
-            "--apply",
-            "--sink",
-            &format!("file:{}", token.display()),
-        ],
-    );
-    assert!(boot.status.success(), "{}", stderr(&boot));
+    emu.bootstrap_multi_tenant(cwd.path(), &token);
     assert!(token.is_file());
     let rotate_due = |emu: &Emulator| {
         emu.snowpat(
@@ -93,19 +79,8 @@ fn rotate_due_warns_14_days_before_the_automation_pat_expires() {
 fn key_pair_automation_gets_no_automation_pat_warning() {
     let emu = Emulator::start();
     let cwd = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", cwd.path().join("state.db").display());
-    let key = cwd.path().join("automation.p8");
-    let boot = emu.snowpat(
-        cwd.path(),
-        &[
-            "bootstrap",
-            "multi-tenant",
-            "--apply",
-            "--sink",
-            &format!("file:{}", key.display()),
-        ],
-    );
-    assert!(boot.status.success(), "{}", stderr(&boot));
+    let store = sqlite_store(cwd.path());
+    emu.bootstrap_multi_tenant(cwd.path(), &cwd.path().join("automation.p8"));
     advance_days(&emu, 300);
     let out = emu.snowpat(
         cwd.path(),

@@ -7,7 +7,7 @@ mod common;
 #[path = "../../core/tests/store_support/mod.rs"]
 mod store_support;
 
-use common::{stderr, stdout, Emulator};
+use common::{stderr, stdout, Emulator, MULTI_TENANT_NO_CIDRS};
 use snowpat_core::store::Store;
 use store_support::Backend;
 
@@ -25,37 +25,7 @@ fn tenant_commands_keep_their_state_in_postgres() {
     assert!(store.starts_with("postgres://"), "{store}");
     let cwd = tempfile::tempdir().unwrap();
     // Provisioned as ADMIN: the seed-exact network setting (see cli_config_entries.rs).
-    std::fs::write(
-        cwd.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nallowed_cidrs = [\"none\"]\n",
-    )
-    .unwrap();
-    let key = cwd.path().join("automation.p8");
-    let boot = emu.snowpat(
-        cwd.path(),
-        &[
-            "bootstrap",
-            "multi-tenant",
-            "--apply",
-            "--sink",
-            &format!("file:{}", key.display()),
-        ],
-    );
-    assert!(boot.status.success(), "{}", stderr(&boot));
-    let sink = format!("file:{}/{{id}}.token", cwd.path().display());
-    let provision = emu.snowpat(
-        cwd.path(),
-        &[
-            "--store",
-            &store,
-            "tenant",
-            "provision",
-            "acme",
-            "--sink",
-            &sink,
-        ],
-    );
-    assert!(provision.status.success(), "{}", stderr(&provision));
+    emu.provision_acme(cwd.path(), MULTI_TENANT_NO_CIDRS, &store);
     let secret = std::fs::read_to_string(cwd.path().join("ACME.token")).unwrap();
 
     let list = emu.snowpat(

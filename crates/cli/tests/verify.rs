@@ -5,80 +5,45 @@
 
 mod common;
 
-use common::{stderr, stdout, Emulator};
+use common::{sqlite_store, stderr, stdout, write_snowpat_toml, Emulator, MULTI_TENANT_NO_CIDRS};
 use serde_json::Value;
 
 fn json(out: &std::process::Output) -> Value {
     serde_json::from_str(stdout(out).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
 }
 
+/// `snowpat verify --connection CONNECTION --output json`, asserting it exits `code`: the
+/// output and its report.
+fn verify_json(
+    emu: &Emulator,
+    cwd: &std::path::Path,
+    connection: &str,
+    code: i32,
+) -> (std::process::Output, Value) {
+    let out = emu.snowpat(
+        cwd,
+        &["verify", "--connection", connection, "--output", "json"],
+    );
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(code), "{said}");
+    let v = json(&out);
+    (out, v)
+}
+
 #[test]
 fn a_tenant_entry_is_proven_and_fails_with_394400_explained_once_revoked() {
     let emu = Emulator::start();
     let cwd = tempfile::tempdir().unwrap();
-    let store = format!("sqlite:{}", cwd.path().join("state.db").display());
+    let store = sqlite_store(cwd.path());
     // Provisioned as ADMIN: the seed-exact network setting (see cli_config_entries.rs).
-    std::fs::write(
-        cwd.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nallowed_cidrs = [\"none\"]\n",
-    )
-    .unwrap();
-    let key = cwd.path().join("automation.p8");
-    let boot = emu.snowpat(
-        cwd.path(),
-        &[
-            "bootstrap",
-            "multi-tenant",
-            "--apply",
-            "--sink",
-            &format!("file:{}", key.display()),
-        ],
-    );
-    assert!(boot.status.success(), "{}", stderr(&boot));
-    let sink = format!("file:{}/{{id}}.token", cwd.path().display());
-    let out = emu.snowpat(
-        cwd.path(),
-        &[
-            "--store",
-            &store,
-            "tenant",
-            "provision",
-            "acme",
-            "--sink",
-            &sink,
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    emu.provision_acme(cwd.path(), MULTI_TENANT_NO_CIDRS, &store);
     // The entry goes to the default place, $HOME/.snowflake/connections.toml.
     std::fs::create_dir_all(cwd.path().join(".snowflake")).unwrap();
-    let out = emu.snowpat(
-        cwd.path(),
-        &[
-            "--store",
-            &store,
-            "cli-config",
-            "--connection",
-            "acme",
-            "--tenant",
-            "acme",
-        ],
-    );
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    emu.tenant_cli_config(cwd.path(), &store, "acme", "acme", &[]);
     assert!(cwd.path().join(".snowflake/connections.toml").is_file());
 
     let mark = emu.last_seq();
-    let out = emu.snowpat(
-        cwd.path(),
-        &["verify", "--connection", "acme", "--output", "json"],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let v = json(&out);
+    let (out, v) = verify_json(&emu, cwd.path(), "acme", 0);
     assert_eq!(v["ok"], true);
     assert_eq!(v["connection"], "connection acme");
     assert_eq!(v["credential"], "programmatic access token");
@@ -126,34 +91,14 @@ fn a_tenant_entry_is_proven_and_fails_with_394400_explained_once_revoked() {
     }
 
     // The Cortex Code CLI form of the same tenant (seed 001: the PAT as `password`).
-    let out = emu.snowpat(
+    emu.tenant_cli_config(
         cwd.path(),
-        &[
-            "--store",
-            &store,
-            "cli-config",
-            "--connection",
-            "acme_cortex",
-            "--tenant",
-            "acme",
-            "--client",
-            "cortex",
-            "--inline-secret",
-        ],
+        &store,
+        "acme_cortex",
+        "acme",
+        &["--client", "cortex", "--inline-secret"],
     );
-    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
-    let out = emu.snowpat(
-        cwd.path(),
-        &["verify", "--connection", "acme_cortex", "--output", "json"],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let v = json(&out);
+    let (out, v) = verify_json(&emu, cwd.path(), "acme_cortex", 0);
     assert_eq!(v["user"], "DEPLOYMENT_ACME");
     assert_eq!(v["role_restriction"], "CORTEX_REST_API_ROLE");
     assert_eq!(v["cortex"]["reachable"], true);
@@ -162,18 +107,7 @@ fn a_tenant_entry_is_proven_and_fails_with_394400_explained_once_revoked() {
     // Revoked: the same entries fail, exit 1, 394400 explained.
     let out = emu.snowpat(cwd.path(), &["--store", &store, "tenant", "revoke", "acme"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = emu.snowpat(
-        cwd.path(),
-        &["verify", "--connection", "acme", "--output", "json"],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let v = json(&out);
+    let (_, v) = verify_json(&emu, cwd.path(), "acme", 1);
     assert_eq!(v["ok"], false);
     assert_eq!(v["error"]["status"], 401);
     assert_eq!(v["error"]["code"], "394400");
@@ -221,23 +155,9 @@ fn the_configured_connection_is_proven_and_an_unknown_entry_is_usage() {
 fn a_key_pair_identity_is_proven_without_token_questions() {
     let emu = Emulator::start();
     let cwd = tempfile::tempdir().unwrap();
-    std::fs::write(
-        cwd.path().join("snowpat.toml"),
-        "[blueprint.multi-tenant]\nallowed_cidrs = [\"none\"]\n",
-    )
-    .unwrap();
+    write_snowpat_toml(cwd.path(), MULTI_TENANT_NO_CIDRS);
     let key = cwd.path().join("automation.p8");
-    let boot = emu.snowpat(
-        cwd.path(),
-        &[
-            "bootstrap",
-            "multi-tenant",
-            "--apply",
-            "--sink",
-            &format!("file:{}", key.display()),
-        ],
-    );
-    assert!(boot.status.success(), "{}", stderr(&boot));
+    emu.bootstrap_multi_tenant(cwd.path(), &key);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_snowpat"))
         .args([
             "--url",

@@ -150,3 +150,92 @@ pub fn assert_only_reads(lines: &[Value]) {
         assert_eq!(l["executed"], json!(false), "{l}");
     }
 }
+
+/// `snowpat.toml` for the multi-tenant blueprint with the seed-exact network setting
+/// (`allowed_cidrs = ["none"]`, see cli_config_entries.rs).
+pub const MULTI_TENANT_NO_CIDRS: &str = "[blueprint.multi-tenant]\nallowed_cidrs = [\"none\"]\n";
+
+/// `snowpat.toml` for the multi-tenant blueprint whose network policy allows loopback, so the
+/// automation and deployment users can sign in from the tests.
+pub const MULTI_TENANT_LOOPBACK: &str =
+    "[blueprint.multi-tenant]\nallowed_cidrs = [\"127.0.0.1/32\"]\n";
+
+/// `snowpat.toml` for the multi-tenant blueprint with an automation PAT instead of a key pair.
+pub const MULTI_TENANT_PAT_AUTH: &str =
+    "[blueprint.multi-tenant]\nautomation_auth = \"pat\"\nallowed_cidrs = [\"none\"]\n";
+
+/// A SQLite store URL for `state.db` in `cwd`.
+pub fn sqlite_store(cwd: &Path) -> String {
+    format!("sqlite:{}", cwd.join("state.db").display())
+}
+
+/// Writes `text` as `snowpat.toml` in `cwd`.
+pub fn write_snowpat_toml(cwd: &Path, text: &str) {
+    std::fs::write(cwd.join("snowpat.toml"), text).unwrap();
+}
+
+impl Emulator {
+    /// `snowpat bootstrap multi-tenant --apply --sink file:SINK` (as ADMIN, with whatever
+    /// `snowpat.toml` is in `cwd`); panics unless it succeeds. `sink` receives the automation
+    /// key, or its PAT in `automation_auth = "pat"` mode. Returns its output.
+    pub fn bootstrap_multi_tenant(&self, cwd: &Path, sink: &Path) -> Output {
+        let boot = self.snowpat(
+            cwd,
+            &[
+                "bootstrap",
+                "multi-tenant",
+                "--apply",
+                "--sink",
+                &format!("file:{}", sink.display()),
+            ],
+        );
+        assert!(boot.status.success(), "{}", stderr(&boot));
+        boot
+    }
+
+    /// `snowpat --store STORE tenant provision ID --sink file:CWD/{id}.token` (as ADMIN);
+    /// panics unless it succeeds. Returns its output.
+    pub fn provision_tenant(&self, cwd: &Path, store: &str, id: &str) -> Output {
+        let sink = format!("file:{}/{{id}}.token", cwd.display());
+        let out = self.snowpat(
+            cwd,
+            &["--store", store, "tenant", "provision", id, "--sink", &sink],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        out
+    }
+
+    /// The multi-tenant blueprint applied under `config` (written as `snowpat.toml`), its
+    /// automation key in `automation.p8`, and tenant `acme` provisioned into `store` with its
+    /// token in `ACME.token`. Returns the provision output.
+    pub fn provision_acme(&self, cwd: &Path, config: &str, store: &str) -> Output {
+        write_snowpat_toml(cwd, config);
+        self.bootstrap_multi_tenant(cwd, &cwd.join("automation.p8"));
+        self.provision_tenant(cwd, store, "acme")
+    }
+
+    /// `snowpat --store STORE cli-config --connection CONNECTION --tenant TENANT EXTRA...`;
+    /// panics unless it exits 0. Returns its output.
+    pub fn tenant_cli_config(
+        &self,
+        cwd: &Path,
+        store: &str,
+        connection: &str,
+        tenant: &str,
+        extra: &[&str],
+    ) -> Output {
+        let mut args = vec![
+            "--store",
+            store,
+            "cli-config",
+            "--connection",
+            connection,
+            "--tenant",
+            tenant,
+        ];
+        args.extend_from_slice(extra);
+        let out = self.snowpat(cwd, &args);
+        assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+        out
+    }
+}
