@@ -1,6 +1,8 @@
 //! `snowpat`: scoped Snowflake credentials per tenant, agent and CLI user (`interfaces.md`).
 //!
-//! Commands: `bootstrap`, `tenant`, `rotate-due`, `quickstart`, `emulator`. Exit codes live in [`CliError::exit_code`]:
+//! Commands: `quickstart`, `emulator`, `bootstrap`, `tenant`, `rotate-due`, `cli-user`, `serve`,
+//! `exchange`, `oauth`, `audit`, `explain`, `cli-config`, `verify`. Exit codes live in
+//! [`CliError::exit_code`]:
 //! 0 success; 1 the operation failed; 2 bad usage or bad input (nothing was sent); 3 partial
 //! success in a bulk command. Logs go to stderr, data to stdout.
 
