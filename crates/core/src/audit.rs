@@ -380,49 +380,29 @@ pub async fn run(client: &Client, options: &Options) -> Result<Report, AuditErro
 
     for (user, user_type) in &users {
         let uid = Ident::new(user.clone());
-        if let Some(view) = from_view.as_mut() {
-            let tokens = view.remove(user).unwrap_or_default();
-            report.coverage.users_inspected += 1;
-            report.coverage.tokens_read += tokens.len();
-            user_findings(
-                &mut report.findings,
-                client,
-                user,
-                user_type,
-                &tokens,
-                now,
-                options,
-            )
-            .await;
-            for t in &tokens {
-                if let Some(r) = &t.role_restriction {
-                    restricted_roles
-                        .entry(r.clone())
-                        .or_default()
-                        .insert(user.clone());
+        // Tokens come from ACCOUNT_USAGE.CREDENTIALS when it was readable, else SHOW USER PATS.
+        let tokens = if let Some(view) = from_view.as_mut() {
+            view.remove(user).unwrap_or_default()
+        } else {
+            match client
+                .execute(&wire(&Statement::ShowUserPats {
+                    for_user: Some(uid.clone()),
+                }))
+                .await
+            {
+                Ok(rs) => parse_tokens(&rs),
+                Err(e) => {
+                    report.coverage.unreadable.push(user.clone());
+                    report.findings.push(unreadable(
+                        format!("USER {user}"),
+                        &format!("The tokens of user {user}"),
+                        &e,
+                    ));
+                    continue;
                 }
-            }
-            continue;
-        }
-        let pats = match client
-            .execute(&wire(&Statement::ShowUserPats {
-                for_user: Some(uid.clone()),
-            }))
-            .await
-        {
-            Ok(rs) => rs,
-            Err(e) => {
-                report.coverage.unreadable.push(user.clone());
-                report.findings.push(unreadable(
-                    format!("USER {user}"),
-                    &format!("The tokens of user {user}"),
-                    &e,
-                ));
-                continue;
             }
         };
         report.coverage.users_inspected += 1;
-        let tokens = parse_tokens(&pats);
         report.coverage.tokens_read += tokens.len();
         user_findings(
             &mut report.findings,
