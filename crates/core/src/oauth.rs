@@ -15,7 +15,6 @@
 //! A refused refresh token is [`OAuthError::RefreshRefused`], whose text names the cause and the
 //! fix (`snowpat oauth login` again).
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -749,8 +748,10 @@ impl TokenCache {
     }
 }
 
+/// Creates a missing cache directory (0700), then writes through the sinks' one writer of
+/// secret-bearing files (its file rules included).
 fn write_private_atomic(path: &Path, content: &[u8]) -> Result<(), String> {
-    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     let dir: PathBuf = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -762,47 +763,7 @@ fn write_private_atomic(path: &Path, content: &[u8]) -> Result<(), String> {
             .create(&dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let meta = std::fs::symlink_metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    if meta.file_type().is_symlink() || !meta.is_dir() {
-        return Err(format!("{} is not a plain directory", dir.display()));
-    }
-    if meta.permissions().mode() & 0o022 != 0 {
-        return Err(format!(
-            "{} is writable by group or others; fix: chmod go-w it",
-            dir.display()
-        ));
-    }
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err("the target is a symlink; refusing to follow it".into());
-    }
-    let name = path.file_name().ok_or("no file name")?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-    let tmp = dir.join(tmp_name);
-    #[cfg(target_os = "linux")]
-    const O_NOFOLLOW: i32 = 0o400_000;
-    #[cfg(not(target_os = "linux"))]
-    const O_NOFOLLOW: i32 = 0x100;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(O_NOFOLLOW)
-        .open(&tmp)
-        .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-    let written = file
-        .write_all(content)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e.to_string());
-    }
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::sinks::write_private_file(path, content).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

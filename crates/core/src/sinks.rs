@@ -264,7 +264,7 @@ impl Sink {
             Sink::File(path) => {
                 let mut content = secret.expose_secret().as_bytes().to_vec();
                 content.push(b'\n');
-                let result = write_atomic(path, &content);
+                let result = write_private_file(path, &content);
                 zeroize::Zeroize::zeroize(&mut content);
                 result
             }
@@ -304,7 +304,7 @@ impl Sink {
                     out.push('\n');
                 }
                 let mut bytes = out.into_bytes();
-                let result = write_atomic(path, &bytes);
+                let result = write_private_file(path, &bytes);
                 zeroize::Zeroize::zeroize(&mut bytes);
                 result
             }
@@ -390,9 +390,14 @@ fn check_target(path: &Path) -> Result<(), SinkError> {
     Ok(())
 }
 
-/// Temp file 0600 with O_EXCL|O_NOFOLLOW in the same directory, written, fsynced, renamed into
-/// place, directory fsynced.
-fn write_atomic(path: &Path, content: &[u8]) -> Result<(), SinkError> {
+/// Writes `content` under the file rules of `interfaces.md`: the directory exists, is no symlink
+/// and is not writable by group or others, the target is no symlink; a temp file 0600 with
+/// O_EXCL|O_NOFOLLOW in the same directory is written, fsynced, renamed into place, and the
+/// directory fsynced. The one writer of secret-bearing files (sinks, key files, the OAuth cache).
+///
+/// # Errors
+/// [`SinkError::Unsafe`] when a rule is broken, [`SinkError::Io`] on an I/O failure.
+pub fn write_private_file(path: &Path, content: &[u8]) -> Result<(), SinkError> {
     check_target(path)?;
     let dir = parent_of(path);
     let io = |source| SinkError::Io {

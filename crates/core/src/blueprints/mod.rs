@@ -12,8 +12,7 @@ pub(crate) mod common;
 pub mod multi_tenant;
 pub mod token_exchange;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
 use snowpat_client::Client;
@@ -152,70 +151,15 @@ impl FileSink {
             sink: self.0.display().to_string(),
             message,
         };
-        if let Ok(meta) = std::fs::symlink_metadata(&self.0) {
-            if meta.file_type().is_symlink() {
-                return Err(err("refusing to write through a symlink".into()));
-            }
-        }
         let dir = match self.0.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
         std::fs::create_dir_all(&dir).map_err(|e| err(e.to_string()))?;
-        check_dir(&dir).map_err(err)?;
-        let file_name = self
-            .0
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "secret".into());
-        let tmp = dir.join(format!(".{file_name}.{}.tmp", uuid::Uuid::new_v4()));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600).custom_flags(libc_o_nofollow());
-        }
-        let result = (|| {
-            let mut file = options.open(&tmp)?;
-            file.write_all(secret.expose_secret().as_bytes())?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &self.0)?;
-            if let Ok(d) = std::fs::File::open(&dir) {
-                let _ = d.sync_all();
-            }
-            Ok::<(), std::io::Error>(())
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
+        let mut text = secret.expose_secret().as_bytes().to_vec();
+        let result = crate::sinks::write_private_file(&self.0, &text);
+        zeroize::Zeroize::zeroize(&mut text);
         result.map_err(|e| err(e.to_string()))
-    }
-}
-
-#[cfg(unix)]
-fn check_dir(dir: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(dir).map_err(|e| e.to_string())?;
-    // Writable by others without the sticky bit: someone else could swap the file.
-    if meta.mode() & 0o002 != 0 && meta.mode() & 0o1000 == 0 {
-        return Err(format!("{} is writable by others", dir.display()));
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn check_dir(_dir: &Path) -> Result<(), String> {
-    Ok(())
-}
-
-/// `O_NOFOLLOW` on Linux and the BSDs (no libc dependency for one constant).
-#[cfg(unix)]
-fn libc_o_nofollow() -> i32 {
-    if cfg!(target_os = "linux") {
-        0o400000
-    } else {
-        0x0100
     }
 }
 
